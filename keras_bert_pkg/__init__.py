@@ -1,0 +1,16 @@
+"""keras_bert_pkg: BERT (Devlin et al., 2018) as a Keras 3-native package.
+
+Import this package before (or instead of) configuring Keras yourself: it selects the
+TensorFlow backend and keeps TensorFlow's start-up logging quiet.
+"""
+
+from keras_bert_pkg.backend import configure_backend as _configure_backend
+
+_configure_backend()
+
+from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact  # noqa: E402
+from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask  # noqa: E402
+from keras_bert_pkg.models.bert_backbone import BertBackbone  # noqa: E402
+from keras_bert_pkg.models.bert_presets import BACKBONE_PRESETS  # noqa: E402
+
+__version__ = "0.1.0"

@@ -1,0 +1,207 @@
+"""BertBackbone: the bidirectional Transformer encoder of BERT (Devlin et al., 2018)."""
+
+import keras
+from keras import ops
+from keras_hub.layers import PositionEmbedding, ReversibleEmbedding, TransformerEncoder
+
+from keras_bert_pkg.layers.activations import get_activation
+from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask
+from keras_bert_pkg.models.bert_presets import preset_config
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_pkg")
+class BertBackbone(keras.Model):
+    """BERT encoder: embeddings, `num_layers` post-LayerNorm Transformer blocks, pooler.
+
+    Embeddings are the sum of token, segment and learned position embeddings, followed
+    by LayerNorm and dropout (section 3 of the paper). Each block is keras-hub's
+    `TransformerEncoder` (self-attention, add & norm, feed-forward, add & norm), which
+    is exactly BERT's block. The pooler is a tanh dense layer on the [CLS] vector.
+
+    Args:
+        vocabulary_size: number of WordPiece tokens.
+        num_layers: number of Transformer blocks (L).
+        num_heads: attention heads (A).
+        hidden_dim: hidden size (H).
+        intermediate_dim: feed-forward inner size (4H in the paper).
+        dropout: dropout on embeddings, attention probabilities and block outputs.
+        max_sequence_length: number of learned positions.
+        num_segments: number of segment (token type) embeddings.
+        hidden_activation: `"gelu_approximate"` (tanh form, Google's checkpoints),
+            `"gelu"` (exact erf form, Hugging Face's `"gelu"`) or `"relu"`.
+        layer_norm_epsilon: LayerNorm epsilon (1e-12 in BERT).
+        initializer_range: stddev of the truncated-normal initializer.
+        return_all_layers: also output `encoder_outputs`, the list of every block's
+            output (the paper's feature-based approach concatenates the last four).
+        causal: use a left-to-right attention mask (the paper's LTR ablation).
+        dtype: a dtype or `keras.DTypePolicy` (e.g. `"mixed_bfloat16"`).
+
+    Inputs: dict of `token_ids`, `segment_ids` (int, [batch, length]) and
+    `padding_mask` (bool or int, [batch, length], true for real tokens).
+    Outputs: dict of `sequence_output` [batch, length, hidden_dim] and
+    `pooled_output` [batch, hidden_dim] (plus `encoder_outputs` on request).
+
+    Example:
+    >>> import numpy as np
+    >>> backbone = BertBackbone.from_preset("bert_tiny")
+    >>> out = backbone({"token_ids": np.array([[101, 7592, 102]]),
+    ...                 "segment_ids": np.zeros((1, 3), "int32"),
+    ...                 "padding_mask": np.ones((1, 3), "int32")})
+    >>> tuple(out["sequence_output"].shape), tuple(out["pooled_output"].shape)
+    ((1, 3, 128), (1, 128))
+    """
+
+    def __init__(
+        self,
+        vocabulary_size=30522,
+        num_layers=12,
+        num_heads=12,
+        hidden_dim=768,
+        intermediate_dim=3072,
+        dropout=0.1,
+        max_sequence_length=512,
+        num_segments=2,
+        hidden_activation="gelu_approximate",
+        layer_norm_epsilon=1e-12,
+        initializer_range=0.02,
+        return_all_layers=False,
+        causal=False,
+        dtype=None,
+        **kwargs,
+    ):
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"hidden_dim ({hidden_dim}) must be divisible by num_heads ({num_heads})."
+            )
+        activation = get_activation(hidden_activation)
+
+        def init():
+            return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+        token_embedding = ReversibleEmbedding(
+            vocabulary_size, hidden_dim, embeddings_initializer=init(),
+            dtype=dtype, name="token_embedding",
+        )
+        segment_embedding = keras.layers.Embedding(
+            num_segments, hidden_dim, embeddings_initializer=init(),
+            dtype=dtype, name="segment_embedding",
+        )
+        position_embedding = PositionEmbedding(
+            max_sequence_length, initializer=init(), dtype=dtype, name="position_embedding",
+        )
+        embeddings_add = keras.layers.Add(dtype=dtype, name="embeddings_add")
+        embeddings_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm",
+        )
+        embeddings_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")
+        blocks = [
+            TransformerEncoder(
+                intermediate_dim=intermediate_dim,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation=activation,
+                layer_norm_epsilon=layer_norm_epsilon,
+                kernel_initializer=init(),
+                dtype=dtype,
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        pooled_dense = keras.layers.Dense(
+            hidden_dim, activation="tanh", kernel_initializer=init(),
+            dtype=dtype, name="pooled_dense",
+        )
+
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        mask = ops.cast(padding_mask, "bool")
+
+        tokens = token_embedding(token_ids)
+        x = embeddings_add(
+            [tokens, position_embedding(tokens), segment_embedding(segment_ids)]
+        )
+        x = embeddings_dropout(embeddings_norm(x))
+        attention_mask = CausalAttentionMask(name="causal_attention_mask")(x) if causal else None
+        encoder_outputs = []
+        for block in blocks:
+            x = block(x, padding_mask=mask, attention_mask=attention_mask)
+            encoder_outputs.append(x)
+        cls_vector = x[:, 0, :]
+        outputs = {"sequence_output": x, "pooled_output": pooled_dense(cls_vector)}
+        if return_all_layers:
+            outputs["encoder_outputs"] = encoder_outputs
+        super().__init__(
+            inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            outputs=outputs,
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.hidden_activation = hidden_activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+        self.return_all_layers = return_all_layers
+        self.causal = causal
+        self.layer_dtype_policy = keras.dtype_policies.get(dtype) if dtype else keras.config.dtype_policy()
+        self.token_embedding = token_embedding
+        self.transformer_layers = blocks
+
+    def get_config(self):
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "max_sequence_length": self.max_sequence_length,
+            "num_segments": self.num_segments,
+            "hidden_activation": self.hidden_activation,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "initializer_range": self.initializer_range,
+            "return_all_layers": self.return_all_layers,
+            "causal": self.causal,
+        }
+        config["dtype"] = keras.dtype_policies.serialize(self.layer_dtype_policy)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """Builds a randomly initialised backbone of a named architecture.
+
+        Args:
+            preset: one of `bert_tiny`, `bert_mini`, `bert_small`, `bert_medium`,
+                `bert_base`, `bert_large` (see `bert_presets.py`).
+            **overrides: constructor arguments to change (e.g. `vocabulary_size`).
+        """
+        return cls(**preset_config(preset, **overrides))
+
+    def dummy_inputs(self, batch_size=2, sequence_length=8):
+        """A small valid input dict, for building and smoke tests."""
+        import numpy as np
+
+        return {
+            "token_ids": np.ones((batch_size, sequence_length), "int32"),
+            "segment_ids": np.zeros((batch_size, sequence_length), "int32"),
+            "padding_mask": np.ones((batch_size, sequence_length), "int32"),
+        }
