@@ -1,0 +1,183 @@
+"""Readers for CoNLL-style column files and BIO files (named-entity recognition).
+
+A CoNLL-2003 file has one token a line with space-separated columns (`word POS chunk
+NER`), a blank line between sentences and `-DOCSTART-` lines between documents. A BIO
+file is the same with two columns (`word tag`); a Chinese character-per-line BIO file
+has one character a line (`任 B-PER`). Tags in IOB1 (the original CoNLL-2003 files,
+where `I-` may start an entity) are converted to IOB2 (`B-` starts every entity).
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class TaggedSentence:
+    """One sentence of a tagged file.
+
+    Attributes:
+        words: the tokens (words, or characters in a character-per-line file).
+        tags: one IOB2 tag per word (`O`, `B-TYPE`, `I-TYPE`).
+        document: index of the document (counted by `-DOCSTART-` lines) it is in.
+        line: 1-based line number of its first word in the file.
+    """
+
+    words: list
+    tags: list
+    document: int = 0
+    line: int = 0
+
+
+def iob1_to_iob2(tags):
+    """Converts IOB1 tags to IOB2: an `I-X` that does not continue an `X` entity becomes
+    `B-X`. Valid IOB2 comes back unchanged, so the conversion is safe on either.
+
+    Example:
+    >>> iob1_to_iob2(["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"])
+    ['B-PER', 'I-PER', 'O', 'B-LOC', 'B-LOC', 'B-ORG']
+    """
+    out = []
+    previous = "O"
+    for tag in tags:
+        if tag.startswith("I-"):
+            kind = tag[2:]
+            if previous == "O" or previous[2:] != kind:
+                tag = "B-" + kind
+        out.append(tag)
+        previous = tag
+    return out
+
+
+def _check_tag(tag, path, line_number):
+    if tag == "O" or (len(tag) > 2 and tag[:2] in ("B-", "I-")):
+        return
+    raise ValueError(
+        f"{path}:{line_number}: tag {tag!r} is not a BIO tag (expected 'O', 'B-TYPE' or "
+        "'I-TYPE')."
+    )
+
+
+def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="utf-8"):
+    """Reads a CoNLL-style column file (or a BIO file) into `TaggedSentence`s.
+
+    Blank lines end sentences; `-DOCSTART-` lines end documents (and sentences). Columns
+    are split on whitespace (spaces or tabs); every non-blank line must have the same
+    number of columns as the first one.
+
+    Args:
+        path: the file.
+        word_column: column of the word (0 in CoNLL-2003).
+        tag_column: column of the tag (-1, the last, in CoNLL-2003 and BIO files).
+        convert_iob1: convert IOB1 tags to IOB2 (a no-op on IOB2 files).
+        encoding: the file's text encoding.
+
+    Returns:
+        A list of `TaggedSentence`.
+
+    Raises:
+        ValueError naming the file and line for a line with a different number of
+        columns, or a tag that is not `O`/`B-X`/`I-X`.
+
+    Example:
+    >>> sentences = read_conll("conll2003/valid.txt")  # doctest: +SKIP
+    >>> sentences[0].words, sentences[0].tags  # doctest: +SKIP
+    (['CRICKET', '-', 'LEICESTERSHIRE', ...], ['O', 'O', 'B-ORG', ...])
+    """
+    path = str(path)
+    sentences = []
+    words, tags = [], []
+    document = -1
+    first_line = 0
+    num_columns = None
+
+    def flush():
+        nonlocal words, tags
+        if words:
+            fixed = iob1_to_iob2(tags) if convert_iob1 else tags
+            sentences.append(TaggedSentence(words, fixed, max(document, 0), first_line))
+        words, tags = [], []
+
+    with open(path, encoding=encoding) as f:
+        for line_number, raw in enumerate(f, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                flush()
+                continue
+            if line.startswith("-DOCSTART-"):
+                flush()
+                document += 1
+                continue
+            columns = line.split()
+            if num_columns is None:
+                num_columns = len(columns)
+                if num_columns < 2:
+                    raise ValueError(
+                        f"{path}:{line_number}: expected at least two columns (word and "
+                        f"tag), got {line!r}."
+                    )
+            elif len(columns) != num_columns:
+                raise ValueError(
+                    f"{path}:{line_number}: expected {num_columns} columns like the "
+                    f"first line, got {len(columns)}: {line!r}."
+                )
+            try:
+                word, tag = columns[word_column], columns[tag_column]
+            except IndexError:
+                raise ValueError(
+                    f"{path}:{line_number}: no column {word_column} / {tag_column} in "
+                    f"{line!r}."
+                ) from None
+            _check_tag(tag, path, line_number)
+            if not words:
+                first_line = line_number
+            words.append(word)
+            tags.append(tag)
+    flush()
+    return sentences
+
+
+def read_bio(path, convert_iob1=True, encoding="utf-8"):
+    """Reads a two-column BIO file (`word tag` per line; a character per line for
+    Chinese), blank lines between sentences. See `read_conll`.
+
+    Example:
+    >>> read_bio("people_daily.bio")[0].words  # doctest: +SKIP
+    ['任', '正', '非', '是', '華', '為', '的', '創', '始', '人']
+    """
+    return read_conll(path, word_column=0, tag_column=-1, convert_iob1=convert_iob1,
+                      encoding=encoding)
+
+
+def write_bio(path, sentences, encoding="utf-8"):
+    """Writes `(words, tags)` pairs (or `TaggedSentence`s) as a two-column BIO file."""
+    with open(path, "w", encoding=encoding) as f:
+        for sentence in sentences:
+            words, tags = (sentence.words, sentence.tags) if isinstance(
+                sentence, TaggedSentence) else sentence
+            if len(words) != len(tags):
+                raise ValueError(
+                    f"write_bio: {len(words)} words but {len(tags)} tags in {words!r}."
+                )
+            for word, tag in zip(words, tags):
+                if not word or any(c.isspace() for c in word):
+                    raise ValueError(f"write_bio: word {word!r} is empty or has a space.")
+                f.write(f"{word} {tag}\n")
+            f.write("\n")
+
+
+def tag_list(sentences):
+    """The sorted tag set of `sentences`, `O` first, with both `B-X` and `I-X` for each
+    entity type seen (so a label set built from a training subset covers every tag).
+
+    Example:
+    >>> tag_list([TaggedSentence(["Paris"], ["B-LOC"])])
+    ['O', 'B-LOC', 'I-LOC']
+    """
+    types = set()
+    for sentence in sentences:
+        for tag in sentence.tags:
+            if tag != "O":
+                types.add(tag[2:])
+    out = ["O"]
+    for kind in sorted(types):
+        out += ["B-" + kind, "I-" + kind]
+    return out

@@ -1,0 +1,355 @@
+"""Word-level tags ↔ WordPiece tokens, for token classification (NER).
+
+`TokenAligner` turns sentences of words (with their tags, for training) into the
+backbone's fixed-length inputs: the words are joined with spaces and tokenized with the
+tokenizer's character offsets, so every token knows exactly which word it came from.
+The first sub-token of a word carries the word's tag; the other sub-tokens carry
+`ignore_label` (-100: left out of the loss) unless `label_all_subtokens=True`.
+A sentence longer than `sequence_length - 2` tokens is cut into overlapping windows
+`stride` tokens apart; each token is read back from the window where it has the most
+context on both sides (as BERT's SQuAD code does), so `decode` returns exactly one tag
+per word of every sentence.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+IGNORE_LABEL = -100
+
+
+class TokenAligner:
+    """Aligns word tags with WordPiece tokens, windows long sentences, decodes back.
+
+    Args:
+        tokenizer: a `BertTokenizer` (its `encode_with_char_offsets` is used).
+        tags: the list of tag strings; a tag's id is its index (`conll.tag_list`).
+        sequence_length: model input length, `[CLS]` and `[SEP]` included.
+        stride: tokens between the starts of consecutive windows of a long sentence
+            (default: half the window, `(sequence_length - 2) // 2`).
+        label_all_subtokens: label every sub-token (a continuation of a `B-X` word
+            gets `I-X`) instead of the first only. Decoding always reads the first.
+        ignore_label: the label of positions left out of the loss.
+
+    Example:
+    >>> aligner = TokenAligner(tokenizer, ["O", "B-PER", "I-PER"], sequence_length=16)  # doctest: +SKIP
+    >>> features = aligner.encode([["Johanson", "wins"]], [["B-PER", "O"]])  # doctest: +SKIP
+    >>> aligner.decode(features["labels"], features)  # doctest: +SKIP
+    [['B-PER', 'O']]
+    """
+
+    def __init__(self, tokenizer, tags, sequence_length=128, stride=None,
+                 label_all_subtokens=False, ignore_label=IGNORE_LABEL):
+        if sequence_length is None or int(sequence_length) < 3:
+            raise ValueError(f"sequence_length must be >= 3, got {sequence_length!r}.")
+        self.tokenizer = tokenizer
+        self.tags = list(tags)
+        if len(set(self.tags)) != len(self.tags):
+            raise ValueError(f"TokenAligner: duplicate tags in {self.tags!r}.")
+        self.tag_ids = {t: i for i, t in enumerate(self.tags)}
+        self.sequence_length = int(sequence_length)
+        window = self.sequence_length - 2
+        self.stride = window // 2 if stride is None else int(stride)
+        if not 1 <= self.stride <= window:
+            raise ValueError(
+                f"stride must be between 1 and sequence_length - 2 = {window}, got {stride!r}."
+            )
+        self.label_all_subtokens = bool(label_all_subtokens)
+        self.ignore_label = int(ignore_label)
+        self._vocabulary = tokenizer.get_vocabulary()
+
+    # --- words → tokens -------------------------------------------------------------
+    def tokenize_words(self, words):
+        """Tokenizes a list of words as the sentence `" ".join(words)`.
+
+        Returns:
+            `(ids, word_index)`: token ids and, per token, the index of its word. A word
+            that tokenizes to nothing (only control or accent characters) gets one
+            `[UNK]`, so every word has at least one token.
+        """
+        if isinstance(words, str):
+            raise ValueError("tokenize_words expects a list of words, got a str.")
+        char_word = []
+        for i, word in enumerate(words):
+            if i:
+                char_word.append(-1)
+            char_word.extend([i] * len(word))
+        ids, offsets = self.tokenizer.encode_with_char_offsets(" ".join(words))
+        token_word = [char_word[start] for start, _ in offsets]
+        out_ids, out_words = [], []
+        k = 0
+        for i in range(len(words)):
+            if k < len(token_word) and token_word[k] == i:
+                while k < len(token_word) and token_word[k] == i:
+                    out_ids.append(ids[k])
+                    out_words.append(i)
+                    k += 1
+            else:
+                out_ids.append(self.tokenizer.unk_token_id)
+                out_words.append(i)
+        return out_ids, out_words
+
+    def split_words(self, text):
+        """Splits raw text into BERT's basic words (whitespace, punctuation and each CJK
+        character split off), with their character spans in `text`.
+
+        Returns:
+            `(words, spans)`: the word strings (as in `text`, before lower-casing) and
+            their `(start, end)` character offsets (end exclusive).
+        """
+        ids, offsets = self.tokenizer.encode_with_char_offsets(text)
+        spans = []
+        for token_id, (start, end) in zip(ids, offsets):
+            if spans and self._vocabulary[token_id].startswith("##"):
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        return [text[s:e] for s, e in spans], spans
+
+    # --- windows --------------------------------------------------------------------
+    def _windows(self, num_tokens):
+        window = self.sequence_length - 2
+        windows = []
+        start = 0
+        while True:
+            length = min(num_tokens - start, window)
+            windows.append((start, length))
+            if start + length >= num_tokens:
+                return windows
+            start += min(length, self.stride)
+
+    @staticmethod
+    def _best_windows(windows, num_tokens):
+        """For each token, the index of the window where it has the most context."""
+        best = np.zeros(num_tokens, np.int64)
+        best_score = np.full(num_tokens, -1.0)
+        for w, (start, length) in enumerate(windows):
+            positions = np.arange(start, start + length)
+            score = np.minimum(positions - start, start + length - 1 - positions) + 0.01 * length
+            better = score > best_score[start:start + length]
+            best[start:start + length][better] = w
+            best_score[start:start + length][better] = score[better]
+        return best
+
+    def _label_ids(self, words, tags, sentence_index):
+        if len(tags) != len(words):
+            raise ValueError(
+                f"sentence {sentence_index}: {len(words)} words but {len(tags)} tags."
+            )
+        ids = []
+        for tag in tags:
+            if tag not in self.tag_ids:
+                raise ValueError(
+                    f"sentence {sentence_index}: tag {tag!r} is not in the tag list "
+                    f"{self.tags!r}."
+                )
+            ids.append(self.tag_ids[tag])
+        return ids
+
+    def _continuation_label(self, tag_id):
+        tag = self.tags[tag_id]
+        if tag.startswith("B-") and "I-" + tag[2:] in self.tag_ids:
+            return self.tag_ids["I-" + tag[2:]]
+        return tag_id
+
+    # --- sentences → features -------------------------------------------------------
+    def encode(self, sentences, tags=None):
+        """Builds model inputs (and labels) for a list of sentences.
+
+        Args:
+            sentences: a list of sentences, each a list of words.
+            tags: optional list of tag lists, one tag per word.
+
+        Returns:
+            A dict of numpy arrays, one row per window (`N` rows, `L` = `sequence_length`):
+            `token_ids`, `segment_ids`, `padding_mask` (int32 [N, L]) — the backbone's
+            inputs; `labels` (int32 [N, L], `ignore_label` where no tag is learnt) when
+            `tags` is given; and the bookkeeping `decode` needs: `example_index` [N]
+            (the sentence of the row), `num_words` [N], `word_index` [N, L] (-1 on
+            special and padding tokens), `first_token` and `max_context` (bool [N, L]).
+        """
+        if tags is not None and len(tags) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(tags)} tag lists.")
+        L = self.sequence_length
+        tok = self.tokenizer
+        rows = {k: [] for k in ("token_ids", "padding_mask", "labels", "word_index",
+                                "first_token", "max_context", "example_index", "num_words")}
+        for n, words in enumerate(sentences):
+            ids, token_word = self.tokenize_words(words)
+            first = [k == 0 or token_word[k] != token_word[k - 1] for k in range(len(ids))]
+            if tags is not None:
+                word_labels = self._label_ids(words, tags[n], n)
+                token_labels = []
+                for k, w in enumerate(token_word):
+                    if first[k]:
+                        token_labels.append(word_labels[w])
+                    elif self.label_all_subtokens:
+                        token_labels.append(self._continuation_label(word_labels[w]))
+                    else:
+                        token_labels.append(self.ignore_label)
+            windows = self._windows(len(ids))
+            best = self._best_windows(windows, len(ids))
+            for w, (start, length) in enumerate(windows):
+                pad = L - 2 - length
+                sl = slice(start, start + length)
+                rows["token_ids"].append(
+                    [tok.cls_token_id] + ids[sl] + [tok.sep_token_id] + [tok.pad_token_id] * pad)
+                rows["padding_mask"].append([1] * (length + 2) + [0] * pad)
+                rows["word_index"].append([-1] + token_word[sl] + [-1] * (pad + 1))
+                rows["first_token"].append([False] + first[sl] + [False] * (pad + 1))
+                rows["max_context"].append(
+                    [False] + list(best[sl] == w) + [False] * (pad + 1))
+                if tags is not None:
+                    rows["labels"].append(
+                        [self.ignore_label] + token_labels[sl] + [self.ignore_label] * (pad + 1))
+                rows["example_index"].append(n)
+                rows["num_words"].append(len(words))
+        features = {
+            "token_ids": np.asarray(rows["token_ids"], np.int32).reshape(-1, L),
+            "padding_mask": np.asarray(rows["padding_mask"], np.int32).reshape(-1, L),
+            "word_index": np.asarray(rows["word_index"], np.int32).reshape(-1, L),
+            "first_token": np.asarray(rows["first_token"], bool).reshape(-1, L),
+            "max_context": np.asarray(rows["max_context"], bool).reshape(-1, L),
+            "example_index": np.asarray(rows["example_index"], np.int32),
+            "num_words": np.asarray(rows["num_words"], np.int32),
+        }
+        features["segment_ids"] = np.zeros_like(features["token_ids"])
+        if tags is not None:
+            features["labels"] = np.asarray(rows["labels"], np.int32).reshape(-1, L)
+        return features
+
+    def encode_texts(self, texts):
+        """Encodes raw texts: splits each into words (`split_words`) and encodes them.
+
+        Returns:
+            `(features, words, spans)`: the features of `encode`, and per text its words
+            and their character spans (for `entity_spans`).
+        """
+        words, spans = zip(*(self.split_words(t) for t in texts)) if texts else ((), ())
+        return self.encode(list(words)), list(words), list(spans)
+
+    # --- tokens → words -------------------------------------------------------------
+    def decode(self, predictions, features):
+        """One tag per word of every sentence, from token predictions.
+
+        Args:
+            predictions: logits `[N, L, num_tags]` (arg-maxed) or tag ids `[N, L]`, one
+                row per row of `features` (gold `labels` decode to the gold word tags).
+            features: the dict `encode` returned.
+
+        Returns:
+            A list (one per sentence) of lists of tag strings (one per word). Each word
+            takes the tag of its first sub-token in the window where that token has the
+            most context.
+        """
+        predictions = np.asarray(predictions)
+        if predictions.ndim == 3:
+            predictions = predictions.argmax(-1)
+        word_index = features["word_index"]
+        if predictions.shape != word_index.shape:
+            raise ValueError(
+                f"decode: predictions of shape {predictions.shape} do not match the "
+                f"features' {word_index.shape}."
+            )
+        num_examples = int(features["example_index"].max()) + 1 if len(word_index) else 0
+        out = [None] * num_examples
+        for row, example in enumerate(features["example_index"]):
+            if out[example] is None:
+                out[example] = ["O"] * int(features["num_words"][row])
+            keep = features["first_token"][row] & features["max_context"][row]
+            for position in np.flatnonzero(keep):
+                tag_id = int(predictions[row, position])
+                if not 0 <= tag_id < len(self.tags):
+                    raise ValueError(
+                        f"decode: row {row}, position {position}: tag id {tag_id} is not "
+                        f"in 0..{len(self.tags) - 1}."
+                    )
+                out[example][word_index[row, position]] = self.tags[tag_id]
+        return [o if o is not None else [] for o in out]
+
+
+def entity_spans(tags, words=None, spans=None, separator=" "):
+    """Entities of an IOB2 tag sequence (an `I-X` not continuing an `X` starts one, as in
+    conlleval and seqeval's default mode).
+
+    Args:
+        tags: one tag per word.
+        words: the words (to give each entity its text).
+        spans: `(start, end)` character offsets of the words in the original text (to
+            give each entity its character span).
+        separator: joins the words of an entity when there are no spans (`""` for
+            Chinese characters).
+
+    Returns:
+        A list of dicts `{"type", "start", "end"}` (word indices, end exclusive), plus
+        `"text"` when `words` is given and `"char_start"`, `"char_end"` with `spans`.
+
+    Example:
+    >>> entity_spans(["B-PER", "I-PER", "O", "B-ORG"], list("ABCD"), separator="")
+    [{'type': 'PER', 'start': 0, 'end': 2, 'text': 'AB'}, {'type': 'ORG', 'start': 3, 'end': 4, 'text': 'D'}]
+    """
+    entities = []
+    current = None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        kind = tag[2:] if tag != "O" else None
+        continues = tag.startswith("I-") and current is not None and current["type"] == kind
+        if current is not None and not continues:
+            current["end"] = i
+            entities.append(current)
+            current = None
+        if kind is not None and not continues:
+            current = {"type": kind, "start": i}
+    for entity in entities:
+        if words is not None:
+            entity["text"] = separator.join(words[entity["start"]:entity["end"]])
+        if spans is not None:
+            entity["char_start"] = spans[entity["start"]][0]
+            entity["char_end"] = spans[entity["end"] - 1][1]
+    return entities
+
+
+def token_dataset(features, batch_size=32, shuffle=False, seed=None, label_key="labels"):
+    """A `tf.data.Dataset` of `(inputs, labels)` batches cut to their longest row.
+
+    Rows are grouped by length (sorted within chunks of 50 batches, after a seeded
+    shuffle when `shuffle=True`) so little compute goes to padding; the order of the
+    batches is reshuffled every epoch when `shuffle=True`.
+    """
+    n = len(features["token_ids"])
+    lengths = features["padding_mask"].sum(-1)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    chunk = batch_size * 50
+    order = np.concatenate([
+        order[i:i + chunk][np.argsort(lengths[order[i:i + chunk]], kind="stable")]
+        for i in range(0, n, chunk)
+    ]) if n else order
+    inputs = {k: features[k][order] for k in ("token_ids", "segment_ids", "padding_mask")}
+    has_labels = label_key in features
+    data = (inputs, features[label_key][order]) if has_labels else (inputs,)
+    ds = tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+
+    def trim(x, *y):
+        longest = tf.reduce_max(tf.reduce_sum(x["padding_mask"], axis=-1))
+        x = {k: v[:, :longest] for k, v in x.items()}
+        return (x,) + tuple(t[:, :longest] for t in y)
+
+    ds = ds.map(trim)
+    if shuffle:
+        ds = ds.shuffle(-(-n // batch_size), seed=seed, reshuffle_each_iteration=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_token_ids(model, features, batch_size=64):
+    """Arg-max tag ids `[N, L]` of a token classifier on `features` (rows batched by
+    length and cut to their longest row, then put back in order and padded)."""
+    n, L = features["token_ids"].shape
+    lengths = features["padding_mask"].sum(-1)
+    order = np.argsort(lengths, kind="stable")
+    out = np.zeros((n, L), np.int32)
+    for i in range(0, n, batch_size):
+        rows = order[i:i + batch_size]
+        longest = int(lengths[rows].max())
+        x = {k: features[k][rows, :longest] for k in ("token_ids", "segment_ids", "padding_mask")}
+        logits = model.predict_on_batch(x)
+        out[rows, :longest] = np.asarray(logits).argmax(-1)
+    return out
