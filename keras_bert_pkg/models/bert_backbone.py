@@ -196,6 +196,26 @@ class BertBackbone(keras.Model):
         """
         return cls(**preset_config(preset, **overrides))
 
+    @classmethod
+    def from_checkpoint(cls, path, strict=False, **overrides):
+        """Builds a backbone from a checkpoint of any supported format, weights loaded.
+
+        The configuration (sizes, activation, LayerNorm epsilon) comes from the
+        checkpoint's own config; see `keras_bert_pkg.checkpoints.load_checkpoint`.
+
+        Args:
+            path: a Hugging Face, Google TF1, Model Garden TF2 or keras-hub preset
+                directory, a `.keras` file, or a published name (`"bert_base_uncased"`).
+            strict: raise instead of warning on unused tensors or missing weights.
+            **overrides: constructor arguments to change (e.g. `dtype`, `dropout`).
+
+        Example:
+        >>> backbone = BertBackbone.from_checkpoint("path/to/all-MiniLM-L6-v2")  # doctest: +SKIP
+        """
+        from keras_bert_pkg.checkpoints.loader import load_checkpoint
+
+        return load_checkpoint(path, model="backbone", strict=strict, **overrides)
+
     def dummy_inputs(self, batch_size=2, sequence_length=8):
         """A small valid input dict, for building and smoke tests."""
         import numpy as np
