@@ -29,13 +29,15 @@ class BertMultipleChoice(BertTask):
     `[CLS] context [SEP] ending [SEP]`; the `[batch, choices, length]` inputs are folded
     to `[batch * choices, length]` for the backbone, a dense layer scores each pooled
     `[CLS]` vector, and the scores are unfolded to logits `[batch, choices]`.
-    `compile()` defaults to softmax cross-entropy over the choices and accuracy.
+    `compile()` defaults to softmax cross-entropy over the choices and accuracy. The
+    scores are computed in float32 under a mixed precision policy.
 
     Args:
         backbone: a `BertBackbone`.
         num_choices: candidates per example (4 in SWAG).
-        preprocessor: kept for the common task-model interface; multiple-choice inputs
-            are token-id dicts (build them with `keras_bert_pkg.data.swag`).
+        preprocessor: must be None: multiple-choice inputs are token-id dicts (build
+            them with `keras_bert_pkg.data.swag.swag_features`); the argument exists
+            for the common task-model interface.
         dropout: dropout on the pooled output before the scoring layer.
 
     Inputs: dict `token_ids`, `segment_ids`, `padding_mask`, each `[batch, choices, L]`.
@@ -51,6 +53,13 @@ class BertMultipleChoice(BertTask):
         if int(num_choices) < 2:
             raise ValueError(f"num_choices must be >= 2, got {num_choices!r}.")
         num_choices = int(num_choices)
+        if preprocessor is not None:
+            raise ValueError(
+                "BertMultipleChoice takes token-id dicts [batch, choices, length], not raw "
+                "text: pack the (context, ending) pairs with "
+                "keras_bert_pkg.data.swag.swag_features(examples, preprocessor) and pass "
+                "preprocessor=None."
+            )
         inputs = {
             name: keras.Input(shape=(num_choices, None), dtype="int32", name=name)
             for name in _INPUT_NAMES
@@ -63,7 +72,7 @@ class BertMultipleChoice(BertTask):
             1,
             kernel_initializer=keras.initializers.TruncatedNormal(
                 stddev=getattr(backbone, "initializer_range", 0.02)),
-            dtype="float32" if _is_mixed(backbone) else None,
+            dtype="float32",
             name="logits",
         )(pooled)
         logits = ops.reshape(scores, (-1, num_choices))
@@ -85,7 +94,3 @@ class BertMultipleChoice(BertTask):
         config.update({"num_choices": self.num_choices, "dropout": self.dropout})
         return config
 
-
-def _is_mixed(backbone):
-    policy = getattr(backbone, "dtype_policy", None)
-    return policy is not None and policy.compute_dtype != policy.variable_dtype

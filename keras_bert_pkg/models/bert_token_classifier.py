@@ -27,7 +27,8 @@ class BertTokenClassifier(BertTask):
     loss; `keras_bert_pkg.data.token_alignment.TokenAligner` builds such labels (-100
     for the tokens left out) and reads the word tags back. `compile()` defaults the
     loss to sparse softmax cross-entropy averaged over the tokens whose label is not
-    -100, and the metric to the accuracy over the same tokens.
+    -100, and the metric to the accuracy over the same tokens. The logits are computed
+    in float32 under a mixed precision policy.
 
     Args:
         backbone: a `BertBackbone`.
@@ -56,7 +57,7 @@ class BertTokenClassifier(BertTask):
             int(num_classes),
             kernel_initializer=keras.initializers.TruncatedNormal(
                 stddev=getattr(backbone, "initializer_range", 0.02)),
-            dtype="float32" if _is_mixed(backbone) else None,
+            dtype="float32",
             name="logits",
         )(x)
         super().__init__(inputs=inputs, outputs=logits, backbone=backbone,
@@ -78,7 +79,3 @@ class BertTokenClassifier(BertTask):
         config.update({"num_classes": self.num_classes, "dropout": self.dropout})
         return config
 
-
-def _is_mixed(backbone):
-    policy = getattr(backbone, "dtype_policy", None)
-    return policy is not None and policy.compute_dtype != policy.variable_dtype
