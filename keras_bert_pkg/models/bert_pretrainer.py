@@ -1,0 +1,162 @@
+"""BertPretrainer: BERT's pre-training model, masked LM + next-sentence prediction."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+from keras_hub.layers import MaskedLMHead
+
+from keras_bert_pkg.layers.activations import get_activation
+
+_EPSILON = 1e-5  # the original's denominator guard of the masked-LM mean
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_pkg")
+class BertPretrainer(keras.Model):
+    """A `BertBackbone` with the two pre-training heads of the paper (section 3.1).
+
+    - Masked LM (`masked_lm_head`, keras-hub `MaskedLMHead`): gathers the hidden states
+      at `masked_lm_positions` only, then dense (hidden size, the backbone's GELU) and
+      LayerNorm (the backbone's epsilon, 1e-12), then the output projection **tied** to
+      `backbone.token_embedding` (the transposed embedding matrix) plus an output bias
+      (`output_bias`, shape [vocabulary_size]).
+    - Next sentence (`next_sentence_head`, `Dense(2)`) on the pooled `[CLS]` output.
+
+    `compile()` sets BERT's loss: the masked-LM cross-entropy averaged over the real
+    predictions (`sum(w * ce) / (sum(w) + 1e-5)` with `w = masked_lm_weights`), plus
+    the next-sentence cross-entropy averaged over the batch; metrics `mlm_loss`,
+    `nsp_loss`, `mlm_accuracy` (over real predictions) and `nsp_accuracy`. Train with
+    `fit` on `(x, y)` batches from `pretraining_record_dataset` or
+    `pretraining_stream_dataset`.
+
+    The paper's ablations: `next_sentence=False` drops the next-sentence head and loss
+    ("No NSP"); a backbone built with `causal=True` together with left-to-right targets
+    (`left_to_right=True` in the datasets) gives "LTR & No NSP".
+
+    Args:
+        backbone: a `BertBackbone`.
+        next_sentence: add the next-sentence head and loss.
+
+    Inputs: the backbone's dict (`token_ids`, `segment_ids`, `padding_mask`) plus
+    `masked_lm_positions` (int, [batch, predictions]).
+    Outputs: dict `mlm_logits` [batch, predictions, vocabulary_size] and (with
+    `next_sentence`) `nsp_logits` [batch, 2].
+    Labels (`y`): dict `masked_lm_ids`, `masked_lm_weights`, `next_sentence_labels`
+    (1 = B is random, the original's convention).
+
+    Example:
+    >>> backbone = BertBackbone.from_preset("bert_tiny", vocabulary_size=1000)
+    >>> model = BertPretrainer(backbone)
+    >>> model.compile(optimizer="adam")
+    >>> ds = pretraining_record_dataset("records/*.tfrecord", batch_size=32)  # doctest: +SKIP
+    >>> model.fit(ds, steps_per_epoch=100, epochs=3)  # doctest: +SKIP
+    """
+
+    def __init__(self, backbone, next_sentence=True, **kwargs):
+        if next_sentence and getattr(backbone, "causal", False):
+            raise ValueError(
+                "BertPretrainer: a causal (left-to-right) backbone's [CLS] vector sees only "
+                "itself, so next-sentence prediction cannot work; use next_sentence=False "
+                "(the paper's 'LTR & No NSP' ablation).")
+        dtype = backbone.dtype_policy
+        init = keras.initializers.TruncatedNormal(stddev=backbone.initializer_range)
+        masked_lm_head = MaskedLMHead(
+            token_embedding=backbone.token_embedding,
+            intermediate_activation=get_activation(backbone.hidden_activation),
+            kernel_initializer=init,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            dtype=dtype,
+            name="masked_lm_head",
+        )
+        next_sentence_head = keras.layers.Dense(
+            2, kernel_initializer=init, dtype=dtype, name="next_sentence_head") if next_sentence else None
+
+        inputs = dict(backbone.input)
+        inputs["masked_lm_positions"] = keras.Input(shape=(None,), dtype="int32", name="masked_lm_positions")
+        features = backbone({k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")})
+        outputs = {
+            "mlm_logits": masked_lm_head(features["sequence_output"],
+                                         mask_positions=inputs["masked_lm_positions"]),
+        }
+        if next_sentence:
+            outputs["nsp_logits"] = next_sentence_head(features["pooled_output"])
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.backbone = backbone
+        self.next_sentence = bool(next_sentence)
+        self.masked_lm_head = masked_lm_head
+        self.next_sentence_head = next_sentence_head
+        self.preprocessor = None
+        self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
+        self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
+        if next_sentence:
+            self.nsp_loss_tracker = keras.metrics.Mean(name="nsp_loss")
+            self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="nsp_accuracy")
+
+    # --- training -------------------------------------------------------------------
+    def compile(self, optimizer="adam", loss=None, **kwargs):
+        """Compiles with BERT's pre-training loss (the class doc).
+
+        Args:
+            optimizer: an optimizer (e.g. `keras_bert_pkg.training.create_optimizer`).
+            loss: leave None for BERT's loss; a custom `loss` replaces it (then `y`
+                must match the output dict as in plain Keras).
+            **kwargs: passed to `keras.Model.compile` (`jit_compile`,
+                `steps_per_execution`, ...).
+        """
+        self._bert_loss = loss is None
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def _check_labels(self, y):
+        names = ["masked_lm_ids", "masked_lm_weights"] + (["next_sentence_labels"] if self.next_sentence else [])
+        if not isinstance(y, dict) or any(n not in y for n in names):
+            got = sorted(y) if isinstance(y, dict) else type(y).__name__
+            raise ValueError(f"BertPretrainer: labels must be a dict with {names}; got {got}.")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not getattr(self, "_bert_loss", True):
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        self._check_labels(y)
+        mlm_logits = ops.cast(y_pred["mlm_logits"], "float32")
+        ids = ops.cast(y["masked_lm_ids"], "int32")
+        weights = ops.cast(y["masked_lm_weights"], "float32")
+        per_token = keras.losses.sparse_categorical_crossentropy(ids, mlm_logits, from_logits=True)
+        mlm_loss = ops.sum(per_token * weights) / (ops.sum(weights) + _EPSILON)
+        total = mlm_loss
+        self.mlm_loss_tracker.update_state(mlm_loss)
+        if self.next_sentence:
+            nsp_logits = ops.cast(y_pred["nsp_logits"], "float32")
+            labels = ops.reshape(ops.cast(y["next_sentence_labels"], "int32"), [-1])
+            nsp_loss = ops.mean(keras.losses.sparse_categorical_crossentropy(labels, nsp_logits, from_logits=True))
+            total = total + nsp_loss
+            self.nsp_loss_tracker.update_state(nsp_loss)
+        for extra in self.losses:  # regularisation, if any
+            total = total + ops.cast(extra, "float32")
+        # Each replica averages its own batch; the gradients are summed over replicas.
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            total = total / replica.num_replicas_in_sync
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if getattr(self, "_bert_loss", True):
+            self.mlm_accuracy.update_state(y["masked_lm_ids"], y_pred["mlm_logits"],
+                                           sample_weight=y["masked_lm_weights"])
+            if self.next_sentence:
+                labels = ops.reshape(y["next_sentence_labels"], [-1])
+                self.nsp_accuracy.update_state(labels, y_pred["nsp_logits"])
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    # --- serialization --------------------------------------------------------------
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "next_sentence": self.next_sentence,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
