@@ -1,22 +1,37 @@
 """BertTask: the base of every task model (a backbone, one output layer, an optional
 preprocessor that lets `fit`/`evaluate`/`predict` take raw text)."""
 
+import weakref
+
 import keras
 import tensorflow as tf
+
+# model -> tf.function of its preprocessor. Held outside the model so that SavedModel
+# export never sees it; reusing one traced function makes every later `fit`/`predict`
+# pipeline cheap to build (the in-graph tokenizer is a large graph to trace).
+_PREPROCESS_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
 def _is_raw(x):
     """True for raw-text inputs (strings, or a tuple of string batches)."""
     if isinstance(x, dict):
         return False
-    first = tf.nest.flatten(x)[0] if isinstance(x, (tuple, list)) and x else x
-    if isinstance(first, str):
+    first = x[0] if isinstance(x, tuple) and x else x  # a tuple holds the (a, b) segments
+    if isinstance(first, (list, tuple)):
+        first = tf.nest.flatten(first)[0] if first else None
+    if isinstance(first, (str, bytes)):
         return True
-    if isinstance(first, bytes):
-        return True
-    if hasattr(first, "dtype"):
-        return first.dtype == tf.string or getattr(first.dtype, "kind", "") in "OSU"
-    return False
+    if isinstance(first, (tf.Tensor, tf.RaggedTensor)):
+        return first.dtype == tf.string
+    dtype = getattr(first, "dtype", None)  # numpy arrays (str_ / bytes_ / object of str)
+    return dtype is not None and getattr(dtype, "kind", None) in ("O", "S", "U")
+
+
+def _num_examples(x):
+    """Number of examples of a raw-text input (a batch, or a tuple of segment batches)."""
+    first = x[0] if isinstance(x, tuple) else x
+    shape = getattr(first, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) > 0 else len(first)
 
 
 class BertTask(keras.Model):
@@ -46,22 +61,34 @@ class BertTask(keras.Model):
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec
             if _is_spec_raw(spec):  # text only: a batch of strings, or a pair of them
+                text_spec = spec
                 ds = x.map(lambda *a: (a if len(a) > 1 else a[0],))
             elif isinstance(spec, tuple) and _is_spec_raw(spec[0]):  # (text, labels, ...)
+                text_spec = spec[0]
                 ds = x
             else:
                 return None
+            if tf.nest.flatten(text_spec)[0].shape.rank == 0:  # unbatched strings
+                ds = ds.batch(batch_size or 32)
         else:
             if not _is_raw(x):
                 return None
             data = (x,) + tuple(d for d in (y, sample_weight) if d is not None)
             ds = tf.data.Dataset.from_tensor_slices(data)
             if shuffle:
-                ds = ds.shuffle(len(tf.nest.flatten(x)[0]), reshuffle_each_iteration=True)
+                ds = ds.shuffle(_num_examples(x), reshuffle_each_iteration=True)
             ds = ds.batch(batch_size or 32)
-        pre = self.preprocessor
+        pre = self._preprocess_function()
         ds = ds.map(lambda *d: (pre(d[0]),) + tuple(d[1:]), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+    def _preprocess_function(self):
+        entry = _PREPROCESS_FUNCTIONS.get(self)
+        if entry is None or entry[0] is not self.preprocessor:
+            preprocessor = self.preprocessor
+            entry = (preprocessor, tf.function(lambda x: preprocessor(x), reduce_retracing=True))
+            _PREPROCESS_FUNCTIONS[self] = entry
+        return entry[1]
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, shuffle=True, sample_weight=None, **kwargs):
         ds = self._pipeline(x, y, sample_weight, batch_size, shuffle=shuffle)
@@ -70,9 +97,10 @@ class BertTask(keras.Model):
                 validation_data = self._pipeline(validation_data) or validation_data
             else:
                 vx, vy = validation_data[0], validation_data[1]
-                validation_data = self._pipeline(vx, vy, batch_size=batch_size) or validation_data
-        if ds is not None:
-            return super().fit(ds, validation_data=validation_data, **kwargs)
+                vw = validation_data[2] if len(validation_data) > 2 else None
+                validation_data = self._pipeline(vx, vy, vw, batch_size=batch_size) or validation_data
+        if ds is not None:  # shuffling already happened in the pipeline
+            return super().fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data,
                            shuffle=shuffle, sample_weight=sample_weight, **kwargs)
 
@@ -89,6 +117,14 @@ class BertTask(keras.Model):
         return super().predict(x, batch_size=batch_size, **kwargs)
 
     # --- serialization ------------------------------------------------------------
+    def compile_from_config(self, config):
+        """Re-compiles a loaded model through this class's own `compile` (subclasses
+        override `compile` to supply default losses; Keras would otherwise skip it)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def get_config(self):
         return {
             "name": self.name,
