@@ -12,5 +12,7 @@ from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact  # no
 from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask  # noqa: E402
 from keras_bert_pkg.models.bert_backbone import BertBackbone  # noqa: E402
 from keras_bert_pkg.models.bert_presets import BACKBONE_PRESETS  # noqa: E402
+from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor  # noqa: E402
+from keras_bert_pkg.text.bert_tokenizer import BertTokenizer  # noqa: E402
 
 __version__ = "0.1.0"

@@ -5,6 +5,12 @@ import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 
 
+def _as_string_tensor(x):
+    if isinstance(x, (tf.Tensor, tf.RaggedTensor)) or keras.backend.is_keras_tensor(x):
+        return x
+    return tf.convert_to_tensor(x, dtype=tf.string)
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
 class BertPreprocessor(keras.layers.Layer):
     """Tokenizes and packs text as `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`.
@@ -45,6 +51,14 @@ class BertPreprocessor(keras.layers.Layer):
             pad_value=tokenizer.pad_token_id,
             truncate="round_robin",
         )
+
+    def __call__(self, x, *args, **kwargs):
+        # Python strings and lists become string tensors (Keras takes only tensors).
+        if isinstance(x, tuple):
+            x = tuple(_as_string_tensor(s) for s in x)
+        else:
+            x = _as_string_tensor(x)
+        return super().__call__(x, *args, **kwargs)
 
     def _tokenize(self, x):
         x = tf.convert_to_tensor(x, dtype=tf.string)
