@@ -10,12 +10,12 @@ tag per word of the validation sentences, scores entities with seqeval, and writ
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras_bert_pkg  # noqa: E402,F401  (selects the TensorFlow backend)
 import keras  # noqa: E402
@@ -30,6 +30,7 @@ from keras_bert_pkg.text.bert_tokenizer import BertTokenizer  # noqa: E402
 from keras_bert_pkg.training.mixed_precision import set_precision  # noqa: E402
 from keras_bert_pkg.training.optimizers import create_optimizer  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, write_metrics  # noqa: E402
+from plain_export import export_savedmodel  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data", "ner", "conll2003")
@@ -67,26 +68,6 @@ def parse_args(argv=None):
     p.add_argument("--export_name", default="ner")
     p.add_argument("--no_export", action="store_true")
     return p.parse_args(argv)
-
-
-def export_savedmodel(model, export_dir, name, extra_files=None):
-    """Writes a plain SavedModel to `<export_dir>/<name>/<next integer version>/`.
-
-    Stand-in until `keras_bert_pkg.export` provides the serving signatures (raw text in,
-    words with tags and entity spans out); it never overwrites an existing version.
-    `extra_files` ({file name: JSON-able}) go to `assets.extra/`.
-    """
-    base = os.path.join(export_dir, name)
-    os.makedirs(base, exist_ok=True)
-    versions = [int(d) for d in os.listdir(base) if d.isdigit()]
-    path = os.path.join(base, str(max(versions, default=0) + 1))
-    model.export(path, format="tf_saved_model", verbose=False)
-    if extra_files:
-        os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
-        for filename, content in extra_files.items():
-            with open(os.path.join(path, "assets.extra", filename), "w") as f:
-                json.dump(content, f, ensure_ascii=False, indent=1)
-    return path
 
 
 def main(argv=None):
@@ -148,6 +129,11 @@ def main(argv=None):
                     "entities": entity_spans(predicted[0], valid[0].words)},
     }
     os.makedirs(args.output_dir, exist_ok=True)
+    with open(os.path.join(args.output_dir, "valid_predictions.txt"), "w", encoding="utf-8") as f:
+        for sentence, tags_out in zip(valid, predicted):  # conlleval's input: word gold pred
+            for word, gold, pred in zip(sentence.words, sentence.tags, tags_out):
+                f.write(f"{word} {gold} {pred}\n")
+            f.write("\n")
     plot_history(history.history, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"NER fine-tuning ({metrics['model']})")
     if not args.no_export:

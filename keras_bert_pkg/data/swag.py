@@ -13,6 +13,7 @@ import dataclasses
 import re
 
 import numpy as np
+import tensorflow as tf
 
 REQUIRED_COLUMNS = ("sent1", "sent2", "ending0", "ending1")
 
@@ -133,7 +134,8 @@ def swag_features(examples, preprocessor, batch_size=1024):
     L = preprocessor.sequence_length
     parts = {k: [] for k in ("token_ids", "segment_ids", "padding_mask")}
     for i in range(0, len(firsts), batch_size):
-        out = preprocessor((firsts[i:i + batch_size], seconds[i:i + batch_size]))
+        out = preprocessor((tf.constant(firsts[i:i + batch_size], tf.string),
+                            tf.constant(seconds[i:i + batch_size], tf.string)))
         for k in parts:
             value = np.asarray(out[k]).astype(np.int32)
             parts[k].append(np.pad(value, ((0, 0), (0, L - value.shape[1]))))
