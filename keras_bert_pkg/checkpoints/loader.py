@@ -12,7 +12,6 @@ Example:
 """
 
 import glob
-import json
 import os
 
 from keras_bert_pkg.checkpoints.load_report import LoadReport, assign_tensors
@@ -66,15 +65,6 @@ def tf_checkpoint_kind(prefix):
     )
 
 
-def _is_keras_hub_config(path):
-    try:
-        with open(path) as f:
-            config = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and "keras_hub" in str(config.get("module", "")) + str(config.get("registered_name", ""))
-
-
 def detect_format(path):
     """Returns the checkpoint format of `path`: one of `FORMATS`.
 
@@ -82,6 +72,7 @@ def detect_format(path):
         FileNotFoundError: when `path` matches no format, saying which files were expected.
     """
     from keras_bert_pkg.checkpoints import hf
+    from keras_bert_pkg.checkpoints.keras_hub import is_keras_hub_preset
 
     path = os.fspath(path)
     if os.path.isfile(path):
@@ -89,16 +80,15 @@ def detect_format(path):
             return "keras"
         if path.endswith((".safetensors", ".bin", ".safetensors.index.json")):
             return "hf"
-        if path.endswith(".h5") and _is_keras_hub_config(os.path.join(os.path.dirname(path), "config.json")):
+        if path.endswith(".h5") and is_keras_hub_preset(os.path.dirname(path) or "."):
             return "keras_hub"
         if path.endswith(".index"):
             return tf_checkpoint_kind(path[: -len(".index")])
         if os.path.basename(path) in ("config.json", "bert_config.json"):
             return detect_format(os.path.dirname(path) or ".")
     elif os.path.isdir(path):
-        if os.path.isfile(os.path.join(path, "config.json")) and os.path.isfile(os.path.join(path, "model.weights.h5")):
-            if _is_keras_hub_config(os.path.join(path, "config.json")):
-                return "keras_hub"
+        if is_keras_hub_preset(path):
+            return "keras_hub"
         if hf.is_hf_directory(path):
             return "hf"
         prefix = find_tf_checkpoint(path)

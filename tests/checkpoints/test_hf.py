@@ -16,26 +16,8 @@ from keras_bert_pkg.checkpoints.load_report import CheckpointMismatchError
 from keras_bert_pkg.checkpoints.loader import load_checkpoint
 from keras_bert_pkg.checkpoints.weight_map import backbone_weight_map
 from keras_bert_pkg.models.bert_backbone import BertBackbone
+from tests.checkpoints.real_inputs import padded_batch, reference_items
 from tests.test_case import MINILM_DIR, TestCase, tiny_backbone_config
-
-REFERENCE = MINILM_DIR / "reference_outputs.json"
-
-
-def reference_items():
-    with open(REFERENCE) as f:
-        return json.load(f)["items"]
-
-
-def padded_batch(items):
-    """The reference token ids as one right-padded batch (exercises the padding mask)."""
-    length = max(len(item["token_ids"]) for item in items)
-    batch = {k: np.zeros((len(items), length), "int32") for k in ("token_ids", "segment_ids", "padding_mask")}
-    for row, item in enumerate(items):
-        n = len(item["token_ids"])
-        batch["token_ids"][row, :n] = item["token_ids"]
-        batch["segment_ids"][row, :n] = item["segment_ids"]
-        batch["padding_mask"][row, :n] = 1
-    return batch
 
 
 def max_abs_difference(backbone, items):

@@ -1,0 +1,241 @@
+"""TensorFlow Model Garden TF2 checkpoints of `BertEncoder` / `BertEncoderV2` / `BertPretrainerV2`.
+
+These are object-based `tf.train.Checkpoint`s (keys such as
+`encoder/layer_with_weights-4/_attention_layer/_query_dense/kernel/.ATTRIBUTES/...`), as
+written by tf-models-official's trainer and by its `tf2_bert_encoder_checkpoint_converter`.
+Object-based keys depend on the Python object structure, so the reader builds the
+matching Model Garden network with tf-models-official itself, restores the checkpoint
+into it with TensorFlow's own restore, and then reads its weights into canonical names.
+The encoder may be saved under `encoder` or `model` (a `BertPretrainerV2` under
+`model`, with `masked_lm` beside it); the masked-LM head is read when present.
+Classification heads of a `BertPretrainerV2` (Model Garden's next-sentence head has an
+extra dense layer, unlike BERT's) are not read, and are listed as unused.
+
+The sizes come from `bert_config.json` beside the checkpoint when there is one (its
+`"gelu"` is the tanh form, as in Model Garden); otherwise they are inferred from the
+tensor shapes and the activation is Model Garden's default, the tanh GELU. LayerNorm
+epsilon is Model Garden's fixed 1e-12.
+
+Example:
+>>> from keras_bert_pkg.checkpoints.model_garden import read_model_garden
+>>> contents = read_model_garden("converted/ckpt-1")  # doctest: +SKIP
+"""
+
+import json
+import os
+import re
+import tempfile
+import warnings
+
+import numpy as np
+
+from keras_bert_pkg.checkpoints.contents import CheckpointContents
+from keras_bert_pkg.checkpoints.load_report import CheckpointMismatchError, LazyTensors
+from keras_bert_pkg.checkpoints.tf1 import CONFIG_FILE, config_from_bert_config, resolve_prefix
+
+_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+_IGNORED_ROOTS = ("optimizer", "save_counter", "global_step", "step")
+
+
+def _keys(prefix):
+    import tensorflow as tf
+
+    return {
+        name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name: tuple(shape)
+        for name, shape in tf.train.list_variables(prefix)
+        if name != "_CHECKPOINTABLE_OBJECT_GRAPH"
+    }
+
+
+def _layout(keys):
+    """Finds where the encoder is in the object graph: (root path, "v1"|"v2", has MLM)."""
+    for root in ("encoder", "model/encoder_network", "model", "encoder_network"):
+        if any(k.startswith(f"{root}/layer_with_weights-") and "_attention_layer/" in k for k in keys):
+            return root, "v1"
+        if any(k.startswith(f"{root}/_transformer_layers/") for k in keys):
+            return root, "v2"
+    raise ValueError(
+        "no Model Garden BERT encoder found in the object graph (expected keys under "
+        "'encoder/' or 'model/' with _attention_layer/_query_dense weights)."
+    )
+
+
+def _infer_config(keys, root, version):
+    query = sorted(
+        (k, s) for k, s in keys.items() if k.startswith(root + "/") and k.endswith("_attention_layer/_query_dense/kernel")
+    )
+    intermediate = [s for k, s in keys.items() if k.startswith(root + "/") and k.endswith("/_intermediate_dense/kernel")]
+    if not query or not intermediate:
+        raise ValueError("cannot infer the encoder's sizes: no attention or feed-forward kernels found.")
+    hidden, heads, _ = query[0][1]
+
+    def embedding(v1_index, v2_name, alternatives=()):
+        candidates = [f"{root}/layer_with_weights-{v1_index}/embeddings" if version == "v1" else f"{root}/{v2_name}/embeddings"]
+        candidates += list(alternatives)
+        for key in candidates:
+            if key in keys:
+                return keys[key]
+        raise ValueError(f"cannot infer the encoder's sizes: none of {candidates} in the checkpoint.")
+
+    word = embedding(0, "_embedding_layer", [k for k in keys if k.endswith("masked_lm/embedding_table")])
+    if word[1] != hidden:
+        raise ValueError(f"word embedding width {word[1]} != hidden size {hidden}: a factorized embedding is not BERT.")
+    return dict(
+        vocabulary_size=int(word[0]),
+        num_layers=len(query),
+        num_heads=int(heads),
+        hidden_dim=int(hidden),
+        intermediate_dim=int(intermediate[0][1]),
+        max_sequence_length=int(embedding(1, "_position_embedding_layer")[0]),
+        num_segments=int(embedding(2, "_type_embedding_layer")[0]),
+        hidden_activation="gelu_approximate",
+        layer_norm_epsilon=1e-12,
+    )
+
+
+def _build(config, version, with_mlm):
+    import tf_keras
+    from official.nlp.modeling import models, networks
+
+    encoder_class = networks.BertEncoder if version == "v1" else networks.BertEncoderV2
+    encoder = encoder_class(
+        vocab_size=config["vocabulary_size"],
+        hidden_size=config["hidden_dim"],
+        num_layers=config["num_layers"],
+        num_attention_heads=config["num_heads"],
+        inner_dim=config["intermediate_dim"],
+        max_sequence_length=config["max_sequence_length"],
+        type_vocab_size=config["num_segments"],
+        initializer=tf_keras.initializers.TruncatedNormal(stddev=config.get("initializer_range", 0.02)),
+    )
+    if version == "v2":
+        ids = np.zeros((1, 2), "int32")
+        encoder(dict(input_word_ids=ids, input_mask=ids, input_type_ids=ids))
+    pretrainer = None
+    if with_mlm:
+        with warnings.catch_warnings():  # tf_keras warns about masked_lm_positions
+            warnings.simplefilter("ignore", UserWarning)
+            pretrainer = models.BertPretrainerV2(encoder_network=encoder)
+            pretrainer(pretrainer.inputs)
+    return encoder, pretrainer
+
+
+def _canonical_variables(encoder, pretrainer):
+    """dict canonical name → (Model Garden variable, canonical shape)."""
+    hidden = encoder._embedding_layer.embeddings.shape[1]
+    result = {
+        "bert/embeddings/word_embeddings": encoder._embedding_layer.embeddings,
+        "bert/embeddings/position_embeddings": encoder._position_embedding_layer._position_embeddings,
+        "bert/embeddings/token_type_embeddings": encoder._type_embedding_layer.embeddings,
+        "bert/embeddings/LayerNorm/gamma": encoder._embedding_norm_layer.gamma,
+        "bert/embeddings/LayerNorm/beta": encoder._embedding_norm_layer.beta,
+        "bert/pooler/dense/kernel": encoder._pooler_layer.kernel,
+        "bert/pooler/dense/bias": encoder._pooler_layer.bias,
+    }
+    for i, block in enumerate(encoder._transformer_layers):
+        prefix = f"bert/encoder/layer_{i}"
+        attention = block._attention_layer
+        for part in ("query", "key", "value"):
+            dense = getattr(attention, f"_{part}_dense")
+            result[f"{prefix}/attention/self/{part}/kernel"] = dense.kernel
+            result[f"{prefix}/attention/self/{part}/bias"] = dense.bias
+        parts = {
+            "attention/output/dense": attention._output_dense,
+            "attention/output/LayerNorm": block._attention_layer_norm,
+            "intermediate/dense": block._intermediate_dense,
+            "output/dense": block._output_dense,
+            "output/LayerNorm": block._output_layer_norm,
+        }
+        for name, layer in parts.items():
+            for attr in ("kernel", "bias") if "dense" in name else ("gamma", "beta"):
+                result[f"{prefix}/{name}/{attr}"] = getattr(layer, attr)
+    if pretrainer is not None:
+        mlm = pretrainer.masked_lm
+        result.update({
+            "cls/predictions/transform/dense/kernel": mlm.dense.kernel,
+            "cls/predictions/transform/dense/bias": mlm.dense.bias,
+            "cls/predictions/transform/LayerNorm/gamma": mlm.layer_norm.gamma,
+            "cls/predictions/transform/LayerNorm/beta": mlm.layer_norm.beta,
+            "cls/predictions/output_bias": mlm.bias,
+        })
+    shapes = {}
+    for name, variable in result.items():
+        shape = tuple(variable.shape)
+        if re.search(r"attention/self/\w+/kernel$", name) or name.endswith("attention/output/dense/kernel"):
+            shape = (hidden, hidden)  # Model Garden keeps heads apart: [H, n, d] / [n, d, H]
+        elif re.search(r"attention/self/\w+/bias$", name):
+            shape = (hidden,)
+        shapes[name] = shape
+    return result, shapes
+
+
+def read_model_garden(path):
+    """Reads a Model Garden TF2 BERT checkpoint into `CheckpointContents`.
+
+    Args:
+        path: a directory (its `checkpoint` file or single `*.index` names the
+            checkpoint) or a checkpoint prefix such as `.../ckpt-1`.
+    """
+    import tensorflow as tf
+
+    prefix = resolve_prefix(path)
+    keys = _keys(prefix)
+    try:
+        root, version = _layout(keys)
+    except ValueError as e:
+        raise CheckpointMismatchError(f"{prefix}: {e}") from None
+    with_mlm = any(re.match(r"(model/)?masked_lm/", k) for k in keys)
+    config_path = os.path.join(os.path.dirname(prefix), CONFIG_FILE)
+    if os.path.isfile(config_path):
+        with open(config_path) as f:
+            config = config_from_bert_config(json.load(f), source=config_path)
+    else:
+        config = _infer_config(keys, root, version)
+    encoder, pretrainer = _build(config, version, with_mlm)
+
+    roots = {}
+    if root == "model/encoder_network" and pretrainer is not None:
+        roots["model"] = pretrainer
+    elif root == "model/encoder_network":
+        raise CheckpointMismatchError(f"{prefix}: an encoder under model/encoder_network but no masked_lm.")
+    elif root == "encoder_network":
+        roots["encoder_network"] = encoder
+    else:
+        roots[root] = encoder
+    if pretrainer is not None and "model" not in roots:
+        roots["masked_lm"] = pretrainer.masked_lm
+    variables, shapes = _canonical_variables(encoder, pretrainer)
+    for variable in variables.values():  # NaN marks "not restored"
+        variable.assign(np.full(variable.shape, np.nan, variable.dtype.as_numpy_dtype))
+    checkpoint = tf.train.Checkpoint(**roots)
+    try:
+        status = checkpoint.read(prefix)
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+        raise CheckpointMismatchError(f"{prefix}: the Model Garden network does not match the checkpoint: {e}") from None
+    status.expect_partial()
+
+    getters, names = {}, {}
+    for name, variable in variables.items():
+        value = variable.numpy()
+        if np.isnan(value).all():
+            continue  # not in the checkpoint → reported missing
+        getters[name] = lambda value=value, shape=shapes[name]: value.reshape(shape)
+        names[name] = f"{name} (Model Garden {variable.name})"
+
+    # Keys of the checkpoint our objects do not account for are unused.
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = set(_keys(tf.train.Checkpoint(**roots).write(os.path.join(tmp, "ckpt"))))
+    ignored = {}
+    for key in keys:
+        if key in ours:
+            continue
+        if key.split("/")[0] in _IGNORED_ROOTS or "/.OPTIMIZER_SLOT/" in key or "/OPTIMIZER_SLOT/" in key:
+            ignored[key] = "optimizer or training state"
+        else:
+            getters[key] = lambda key=key: tf.train.load_checkpoint(prefix).get_tensor(key + _SUFFIX)
+    return CheckpointContents(
+        source=prefix, format="model_garden", config=config, tensors=LazyTensors(getters), names=names, ignored=ignored,
+        vocabulary=os.path.join(os.path.dirname(prefix), "vocab.txt")
+        if os.path.isfile(os.path.join(os.path.dirname(prefix), "vocab.txt")) else None,
+    )
