@@ -146,6 +146,29 @@ class BertPretrainer(keras.Model):
                 self.nsp_accuracy.update_state(labels, y_pred["nsp_logits"])
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
+    # --- checkpoints ----------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(cls, path, strict=False, next_sentence=None, **overrides):
+        """Builds a pretrainer from a checkpoint, backbone and pre-training heads loaded.
+
+        Reads every format `BertBackbone.from_checkpoint` reads; the masked-LM head
+        (`cls/predictions/*`) and next-sentence head (`cls/seq_relationship/*`) come
+        from the checkpoint when it has them (see `keras_bert_pkg.checkpoints`).
+
+        Args:
+            path: checkpoint directory/file/prefix, or a published name.
+            strict: raise instead of warning on unused tensors or missing weights.
+            next_sentence: build the next-sentence head; default: when the checkpoint
+                has one (or has no heads at all).
+            **overrides: `BertBackbone` arguments to change (e.g. `dtype`).
+
+        Example:
+        >>> model = BertPretrainer.from_checkpoint("bert_base_uncased")  # doctest: +SKIP
+        """
+        from keras_bert_pkg.checkpoints.loader import load_checkpoint
+
+        return load_checkpoint(path, model="pretrainer", strict=strict, next_sentence=next_sentence, **overrides)
+
     # --- serialization --------------------------------------------------------------
     def get_config(self):
         return {
