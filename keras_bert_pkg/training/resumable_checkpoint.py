@@ -11,6 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_pkg.training.strategies import is_chief
+
 _NAME = re.compile(r"^ckpt-(\d{9})$")
 
 
@@ -34,7 +36,9 @@ class ResumableCheckpoint:
     A checkpoint is a folder `ckpt-NNNNNNNNN` (the step) holding `variables.npz` and
     `state.json`. It is written under a temporary name and renamed when complete, so a
     run killed while saving leaves the previous checkpoint intact. The newest
-    `max_to_keep` checkpoints are kept.
+    `max_to_keep` checkpoints are kept. Under a multi-worker strategy every worker calls
+    `save` (the values are read on each) but only the chief writes; every worker
+    restores from the same (shared) directory.
 
     Args:
         directory: where checkpoints go.
@@ -72,18 +76,21 @@ class ResumableCheckpoint:
         return steps[-1] if steps else None
 
     def save(self, step, state=None):
-        """Writes the checkpoint of `step` with the JSON-serialisable `state` dict."""
+        """Writes the checkpoint of `step` with the JSON-serialisable `state` dict
+        (on the chief; other workers only read their values)."""
         step = int(step)
-        os.makedirs(self.directory, exist_ok=True)
         final = os.path.join(self.directory, f"ckpt-{step:09d}")
-        tmp = final + ".tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
         arrays, paths = {}, {}
         for group, variables in self._variables().items():
             paths[group] = [v.path for v in variables]
             for i, v in enumerate(variables):
                 arrays[f"{group}/{i:06d}"] = keras.ops.convert_to_numpy(v.value)
+        if not is_chief(self.model.distribute_strategy):
+            return final
+        os.makedirs(self.directory, exist_ok=True)
+        tmp = final + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
         np.savez(os.path.join(tmp, "variables.npz"), **arrays)
         payload = dict(state or {}, step=step, variable_paths=paths)
         with open(os.path.join(tmp, "state.json"), "w") as f:
