@@ -30,6 +30,7 @@ from keras_bert_pkg.text.bert_tokenizer import BertTokenizer  # noqa: E402
 from keras_bert_pkg.training.mixed_precision import set_precision  # noqa: E402
 from keras_bert_pkg.training.optimizers import create_optimizer  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, write_metrics  # noqa: E402
+from keras_bert_pkg.training.strategies import add_strategy_flags, strategy_from_flags  # noqa: E402
 from plain_export import export_savedmodel  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,7 +51,7 @@ def parse_args(argv=None):
     p.add_argument("--train_limit", type=int, default=None)
     p.add_argument("--valid_limit", type=int, default=None)
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--batch_size", type=int, default=16, help="global batch size")
     p.add_argument("--learning_rate", type=float, default=2e-5)
     p.add_argument("--warmup_fraction", type=float, default=0.1)
     p.add_argument("--dropout", type=float, default=0.1)
@@ -60,11 +61,18 @@ def parse_args(argv=None):
     p.add_argument("--export_dir", default=os.path.join(PROJECT_ROOT, "savedmodels"))
     p.add_argument("--export_name", default="swag")
     p.add_argument("--no_export", action="store_true")
+    add_strategy_flags(p)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    strategy = strategy_from_flags(args)  # --strategy: models, optimizer, metrics built in its scope
+    with strategy.scope():
+        return train(args)
+
+
+def train(args):
     keras.utils.set_random_seed(args.seed)
     set_precision(args.precision)
     started = time.time()
