@@ -1,0 +1,86 @@
+"""recipes/ner.py end to end on a slice of the real CoNLL-2003 files (tiny model)."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_pkg.data.conll import read_conll, tag_list
+from keras_bert_pkg.data.token_alignment import TokenAligner
+from keras_bert_pkg.metrics.ner import ner_scores
+from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
+from tests.test_case import PROJECT_ROOT, SHARED_DATA, UNCASED_VOCAB, TestCase
+
+
+def load_recipe(name):
+    spec = importlib.util.spec_from_file_location(
+        f"recipe_{name}", PROJECT_ROOT / "recipes" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class NerRecipeTest(TestCase):
+    def test_runs_scores_and_exports(self):
+        tmp = self.get_temp_dir()
+        recipe = load_recipe("ner")
+        argv = ["--data_dir", str(SHARED_DATA / "ner" / "conll2003"), "--vocab", str(UNCASED_VOCAB),
+                "--preset", "bert_tiny", "--train_limit", "48", "--valid_limit", "24",
+                "--epochs", "2", "--batch_size", "16", "--sequence_length", "24",
+                "--learning_rate", "1e-3", "--output_dir", tmp + "/run",
+                "--export_dir", tmp + "/savedmodels", "--export_name", "ner"]
+        metrics = recipe.main(argv)
+
+        # metrics.json holds the scores of the predictions file it wrote.
+        with open(tmp + "/run/metrics.json") as f:
+            written = json.load(f)
+        self.assertEqual(written["validation"]["f1"], metrics["validation"]["f1"])
+        gold, predicted = [[]], [[]]
+        with open(tmp + "/run/valid_predictions.txt") as f:
+            for line in f:
+                if not line.strip():
+                    gold.append([])
+                    predicted.append([])
+                    continue
+                _, g, p = line.split()
+                gold[-1].append(g)
+                predicted[-1].append(p)
+        gold, predicted = [g for g in gold if g], [p for p in predicted if p]
+        self.assertEqual(len(gold), 24)
+        valid = read_conll(SHARED_DATA / "ner" / "conll2003" / "valid.txt")[:24]
+        self.assertEqual(gold, [s.tags for s in valid])
+        rescored = ner_scores(gold, predicted)
+        for k in ("precision", "recall", "f1"):
+            self.assertAlmostEqual(rescored[k], written["validation"][k])
+        self.assertEqual(len(written["history"]["loss"]), 2)
+        self.assertGreater(written["data"]["valid_windows"], 24)  # length 24 splits some
+        self.assertGreater(os.path.getsize(tmp + "/run/training_curve.png"), 1000)
+
+        # The SavedModel (version 1) gives the same word tags.
+        export = os.path.join(tmp, "savedmodels", "ner", "1")
+        self.assertEqual(written["export"], export)
+        with open(os.path.join(export, "assets.extra", "ner_tags.json")) as f:
+            side = json.load(f)
+        train = read_conll(SHARED_DATA / "ner" / "conll2003" / "train.txt")[:48]
+        self.assertEqual(side["tags"], tag_list(train + valid))
+        aligner = TokenAligner(BertTokenizer(UNCASED_VOCAB), side["tags"], sequence_length=24)
+        features = aligner.encode([s.words for s in valid])
+        served = tf.saved_model.load(export)
+        logits = served.serve({k: tf.constant(features[k]) for k in
+                               ("token_ids", "segment_ids", "padding_mask")})
+        self.assertEqual(aligner.decode(np.asarray(logits), features), predicted)
+
+    def test_export_never_overwrites(self):
+        import keras
+
+        recipe = load_recipe("ner")
+        tmp = self.get_temp_dir()
+        inputs = keras.Input(shape=(3,))
+        model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+        first = recipe.export_savedmodel(model, tmp, "toy", {"a.json": {"x": 1}})
+        second = recipe.export_savedmodel(model, tmp, "toy")
+        self.assertEqual([os.path.basename(first), os.path.basename(second)], ["1", "2"])
+        self.assertTrue(os.path.exists(os.path.join(first, "saved_model.pb")))
+        self.assertTrue(os.path.exists(os.path.join(first, "assets.extra", "a.json")))
