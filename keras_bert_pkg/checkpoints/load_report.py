@@ -19,6 +19,18 @@ import keras
 import numpy as np
 
 
+def _caller_stacklevel():
+    """The `stacklevel` that points a warning at the first frame outside this package."""
+    import inspect
+    import os
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for level, frame in enumerate(inspect.stack()[1:], start=1):
+        if not os.path.abspath(frame.filename).startswith(package + os.sep):
+            return level
+    return 2
+
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the model (shape mismatch, missing or unused tensors)."""
 
@@ -44,6 +56,7 @@ class LoadReport:
         self.missing = []
         self.unused = []
         self.ignored = {}
+        self.hint = None
 
     @property
     def complete(self):
@@ -65,7 +78,10 @@ class LoadReport:
             parts.append(
                 "ignored: " + "; ".join(f"{len(v)} {reason}" for reason, v in sorted(reasons.items()))
             )
-        return "; ".join(parts)
+        text = "; ".join(parts)
+        if self.hint and not self.complete:
+            text += f". {self.hint}"
+        return text
 
     def check(self, strict=False):
         """Warns (or with `strict=True` raises `CheckpointMismatchError`) when incomplete."""
@@ -73,7 +89,7 @@ class LoadReport:
             return self
         if strict:
             raise CheckpointMismatchError(self.summary())
-        warnings.warn(self.summary(), stacklevel=3)
+        warnings.warn(self.summary(), stacklevel=_caller_stacklevel())
         return self
 
     def __repr__(self):

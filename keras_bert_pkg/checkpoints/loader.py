@@ -176,6 +176,11 @@ def build_from_contents(contents, model="backbone", strict=False, next_sentence=
         raise ValueError(f"model must be 'backbone' or 'pretrainer', got {model!r}.")
     report = LoadReport(contents.source, contents.format)
     report.ignored.update(contents.ignored)
+    if model == "backbone" and (contents.has_masked_lm_head or contents.has_next_sentence_head):
+        report.hint = (
+            "The checkpoint's pre-training heads are not part of a BertBackbone; "
+            "BertPretrainer.from_checkpoint loads them too."
+        )
     assign_tensors(entries, contents.tensors, report, names=contents.own_name)
     report.check(strict=strict)
     return result, report
