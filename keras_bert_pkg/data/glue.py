@@ -20,8 +20,9 @@ Known quirks handled: no quoting at all (MRPC and QQP text holds unbalanced `"`)
 byte-order mark on MRPC headers, Windows line ends, short rows (QQP holds questions broken
 across lines): those rows are skipped, counted and their line numbers kept in
 `GlueSplit.skipped`. A file that is malformed — missing header columns, a label outside the
-task's label set, a score that is not a number, text that is not UTF-8, or more than
-`max_skipped_fraction` short rows — raises `GlueFormatError` naming the file and line.
+task's label set, a score that is not a number, text that is not UTF-8, no readable rows, or
+more short rows than a quirk explains (1% of the rows and 10 rows by default) — raises
+`GlueFormatError` naming the file and line.
 """
 
 import dataclasses
@@ -212,7 +213,8 @@ def _lines(path):
             yield number, line.rstrip("\r\n")
 
 
-def read_glue(task, data_dir, split="train", path=None, max_skipped_fraction=0.01):
+def read_glue(task, data_dir, split="train", path=None, max_skipped_fraction=0.01,
+              max_skipped_rows=10):
     """Reads one split of a GLUE task.
 
     Args:
@@ -223,7 +225,8 @@ def read_glue(task, data_dir, split="train", path=None, max_skipped_fraction=0.0
             `"test"`, or `"full"` for the labelled `diagnostic-full.tsv`).
         path: read this file instead of the standard one (same columns), e.g. MRPC's
             `train.rebuilt.tsv`.
-        max_skipped_fraction: more short rows than this fraction of the file is an error.
+        max_skipped_fraction, max_skipped_rows: more short rows than this fraction of
+            the rows and than this count is an error (a malformed file, not a quirk).
 
     Returns: a `GlueSplit`.
 
@@ -308,9 +311,12 @@ def read_glue(task, data_dir, split="train", path=None, max_skipped_fraction=0.0
             column.append(fields[pos])
         ids.append(fields[index_pos] if index_pos is not None else str(number))
 
-    if total == 0:
-        raise GlueFormatError(f"{path}: no data rows (GLUE {spec.name} {split}).")
-    if len(skipped) > max(max_skipped_fraction * total, 0):
+    if not ids:
+        raise GlueFormatError(
+            f"{path}:{skipped[0] if skipped else 2}: no readable data rows "
+            f"({len(skipped)} short rows; GLUE {spec.name} {split})."
+        )
+    if len(skipped) > max(max_skipped_fraction * total, max_skipped_rows):
         raise GlueFormatError(
             f"{path}:{skipped[0]}: {len(skipped)} of {total} rows have fewer than {needed + 1} "
             f"tab-separated fields (first at lines {skipped[:5]}); is this GLUE "
