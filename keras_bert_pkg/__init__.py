@@ -11,7 +11,9 @@ _configure_backend()
 from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact  # noqa: E402
 from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask  # noqa: E402
 from keras_bert_pkg.models.bert_backbone import BertBackbone  # noqa: E402
+from keras_bert_pkg.models.bert_multiple_choice import BertMultipleChoice  # noqa: E402
 from keras_bert_pkg.models.bert_presets import BACKBONE_PRESETS  # noqa: E402
+from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier  # noqa: E402
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor  # noqa: E402
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer  # noqa: E402
 
