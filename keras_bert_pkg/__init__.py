@@ -16,5 +16,6 @@ from keras_bert_pkg.models.bert_presets import BACKBONE_PRESETS  # noqa: E402
 from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier  # noqa: E402
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor  # noqa: E402
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer  # noqa: E402
+from keras_bert_pkg.export.export_model import export  # noqa: E402  (shadows the subpackage name)
 
 __version__ = "0.1.0"
