@@ -116,6 +116,20 @@ class BertTask(keras.Model):
             return super().predict(ds.map(lambda *d: d[0]), **kwargs)
         return super().predict(x, batch_size=batch_size, **kwargs)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy with several replicas, Keras (TF backend) averages the first
+        # batch over the replicas only to learn its shapes and dtypes, which fails on
+        # bool inputs (a BertPreprocessor's padding_mask). Take replica 0's batch instead.
+        if iterator is not None and data_batch is None and self._distribute_strategy is not None:
+            strategy = self.distribute_strategy
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, next(batches))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     # --- serialization ------------------------------------------------------------
     def compile_from_config(self, config):
         """Re-compiles a loaded model through this class's own `compile` (subclasses
