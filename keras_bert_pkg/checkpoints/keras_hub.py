@@ -22,7 +22,7 @@ import os
 import warnings
 
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
-from keras_bert_pkg.checkpoints.load_report import LazyTensors
+from keras_bert_pkg.checkpoints.load_report import LazyTensors, caller_stacklevel
 from keras_bert_pkg.checkpoints.weight_map import MLM, backbone_weight_map
 
 CONFIG_FILE = "config.json"
@@ -88,7 +88,7 @@ def read_keras_hub(path):
             task = keras_hub.models.BertMaskedLM.from_preset(directory, preprocessor=None)
             backbone, head = task.backbone, task.masked_lm_head
         else:
-            warnings.warn(f"{task_path}: a {task_class} task; only its backbone is read.", stacklevel=2)
+            warnings.warn(f"{task_path}: a {task_class} task; only its backbone is read.", stacklevel=caller_stacklevel())
             backbone = keras_hub.models.BertBackbone.from_preset(directory)
     else:
         backbone = keras_hub.models.BertBackbone.from_preset(directory)
@@ -148,7 +148,7 @@ def save_keras_hub(model, directory, vocabulary=None, lowercase=True, allow_acti
         )
         if not allow_activation_change:
             raise ValueError(message + " Pass allow_activation_change=True to write it anyway.")
-        warnings.warn(message, stacklevel=2)
+        warnings.warn(message, stacklevel=caller_stacklevel())
     target = keras_hub.models.BertBackbone(
         vocabulary_size=backbone.vocabulary_size,
         num_layers=backbone.num_layers,

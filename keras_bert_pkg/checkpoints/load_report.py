@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 
-def _caller_stacklevel():
+def caller_stacklevel():
     """The `stacklevel` that points a warning at the first frame outside this package."""
     import inspect
     import os
@@ -89,7 +89,7 @@ class LoadReport:
             return self
         if strict:
             raise CheckpointMismatchError(self.summary())
-        warnings.warn(self.summary(), stacklevel=_caller_stacklevel())
+        warnings.warn(self.summary(), stacklevel=caller_stacklevel())
         return self
 
     def __repr__(self):

@@ -128,10 +128,11 @@ def _load_keras_file(path, model):
     loaded = keras.models.load_model(path)
     report = LoadReport(path, "keras")
     report.loaded = [w.path for w in loaded.weights]
-    if model == "backbone" and hasattr(loaded, "backbone"):
-        loaded = loaded.backbone
-    elif model == "pretrainer" and not _has_layer(loaded, "masked_lm_head"):
+    is_pretrainer = _has_layer(loaded, "masked_lm_head")
+    if model == "pretrainer" and not is_pretrainer:
         raise ValueError(f"{path}: holds a {type(loaded).__name__}, not a BertPretrainer.")
+    if hasattr(loaded, "backbone") and (model == "backbone" or (model == "auto" and not is_pretrainer)):
+        loaded = loaded.backbone  # a task model: its backbone is the checkpoint part
     return loaded, report
 
 
@@ -148,7 +149,8 @@ def build_from_contents(contents, model="backbone", strict=False, next_sentence=
 
     Args:
         contents: `CheckpointContents` from a format reader.
-        model: `"backbone"` or `"pretrainer"`.
+        model: `"backbone"`, `"pretrainer"`, or `"auto"` (the pretrainer when the
+            checkpoint has the masked-LM head).
         strict: raise instead of warning when tensors are unused or weights missing.
         next_sentence: for a pretrainer, whether to build the next-sentence head;
             default: when the checkpoint has it.
@@ -160,6 +162,8 @@ def build_from_contents(contents, model="backbone", strict=False, next_sentence=
     """
     from keras_bert_pkg.models.bert_backbone import BertBackbone
 
+    if model == "auto":
+        model = "pretrainer" if contents.has_masked_lm_head else "backbone"
     config = dict(contents.config)
     config.update(overrides)
     backbone = BertBackbone(**config)
@@ -173,7 +177,7 @@ def build_from_contents(contents, model="backbone", strict=False, next_sentence=
         result = BertPretrainer(backbone, next_sentence=next_sentence)
         entries = entries + heads_weight_map(result)
     elif model != "backbone":
-        raise ValueError(f"model must be 'backbone' or 'pretrainer', got {model!r}.")
+        raise ValueError(f"model must be 'backbone', 'pretrainer' or 'auto', got {model!r}.")
     report = LoadReport(contents.source, contents.format)
     report.ignored.update(contents.ignored)
     if model == "backbone" and (contents.has_masked_lm_head or contents.has_next_sentence_head):
@@ -192,8 +196,9 @@ def load_checkpoint(path, model="backbone", format=None, strict=False, return_re
     Args:
         path: a checkpoint directory, file or prefix (see `detect_format`), or a name
             from `registry.list_checkpoints()` such as `"bert_base_uncased"`.
-        model: `"backbone"` (a `BertBackbone`) or `"pretrainer"` (a `BertPretrainer`
-            with the masked-LM and next-sentence heads).
+        model: `"backbone"` (a `BertBackbone`), `"pretrainer"` (a `BertPretrainer`
+            with the masked-LM and next-sentence heads), or `"auto"` (the pretrainer when
+            the checkpoint has the masked-LM head).
         format: skip detection and read as this format.
         strict: raise `CheckpointMismatchError` instead of warning when the checkpoint
             has unused tensors or the model has weights without a tensor.

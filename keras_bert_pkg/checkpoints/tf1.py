@@ -33,7 +33,7 @@ import numpy as np
 
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.hf import write_vocabulary
-from keras_bert_pkg.checkpoints.load_report import LazyTensors
+from keras_bert_pkg.checkpoints.load_report import LazyTensors, caller_stacklevel
 from keras_bert_pkg.checkpoints.weight_map import model_weight_map
 
 CONFIG_FILE = "bert_config.json"
@@ -181,7 +181,7 @@ def save_tf1(model, directory, vocabulary=None, checkpoint_name=CHECKPOINT_NAME)
             "BERT code has no name for; it is written as hidden_act 'gelu_exact' (keras_bert_pkg "
             "reads it back; other readers must be given the exact GELU explicitly, since their "
             "'gelu' is the tanh approximation).",
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     entries = model_weight_map(model)
     prefix = os.path.join(directory, checkpoint_name)
