@@ -8,6 +8,7 @@ from keras_bert_pkg.backend import configure_backend as _configure_backend
 
 _configure_backend()
 
+from keras_bert_pkg.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
 from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact  # noqa: E402
 from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask  # noqa: E402
 from keras_bert_pkg.models.bert_backbone import BertBackbone  # noqa: E402
