@@ -125,6 +125,39 @@ class HfRoundTripTest(TestCase):
         self.assertEqual(read_hf(directory).config["hidden_activation"], "gelu_approximate")
 
 
+class HfLayoutTest(TestCase):
+    def test_sharded_and_bfloat16_checkpoints(self):
+        directory = self.get_temp_dir() + "/sharded"
+        backbone = tiny_hf_checkpoint(directory)
+        tensors = load_file(f"{directory}/model.safetensors")
+        os.remove(f"{directory}/model.safetensors")
+        names = sorted(tensors)
+        shards = {"model-00001-of-00002.safetensors": names[::2], "model-00002-of-00002.safetensors": names[1::2]}
+        weight_map = {}
+        for file, part in shards.items():
+            save_file({n: tensors[n] for n in part}, f"{directory}/{file}", metadata={"format": "pt"})
+            weight_map.update({n: file for n in part})
+        with open(f"{directory}/model.safetensors.index.json", "w") as f:
+            json.dump({"metadata": {}, "weight_map": weight_map}, f)
+        inputs = backbone.dummy_inputs()
+        loaded = BertBackbone.from_checkpoint(directory, strict=True)
+        self.assertAllCloseNested(loaded.predict(inputs, verbose=0), backbone.predict(inputs, verbose=0), atol=0)
+
+        # bfloat16 weights (numpy has no bfloat16: read through TensorFlow, cast to float32).
+        from safetensors.tensorflow import save_file as save_tf_file
+
+        bf16 = {n: tf.cast(v, tf.bfloat16) if v.dtype == np.float32 else tf.constant(v) for n, v in tensors.items()}
+        directory16 = self.get_temp_dir() + "/bf16"
+        shutil.copytree(directory, directory16)
+        for file in shards:
+            os.remove(f"{directory16}/{file}")
+        os.remove(f"{directory16}/model.safetensors.index.json")
+        save_tf_file(bf16, f"{directory16}/model.safetensors", metadata={"format": "pt"})
+        loaded16 = BertBackbone.from_checkpoint(directory16, strict=True)
+        word = loaded16.get_layer("token_embedding").embeddings.numpy()
+        np.testing.assert_array_equal(word, tf.cast(bf16["embeddings.word_embeddings.weight"], tf.float32).numpy())
+
+
 class HfErrorTest(TestCase):
     def test_shape_mismatch_names_tensor_and_shapes(self):
         directory = self.get_temp_dir() + "/mismatch"
