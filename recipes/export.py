@@ -1,0 +1,84 @@
+"""Exports a saved `.keras` BERT model as TF Serving SavedModels (raw text and token ids).
+
+Writes `<export_dir>/<name>/<version>/` (raw-text `serving_default`, `serve_token_ids`,
+`serve_examples`; needs TensorFlow Text's ops) and `<export_dir>/<name>_token_ids/
+<version>/` (core TensorFlow ops only), and optionally a `models.config` serving every
+model under `export_dir`. See README "Serving with TF Serving".
+
+    python recipes/export.py --model runs/sst2/model.keras --name sst2 \
+        --labels negative,positive
+    python recipes/export.py --model runs/ner/model.keras --name ner \
+        --labels_file runs/ner/tags.txt --write_models_config
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras_bert_pkg  # noqa: E402  (selects the TensorFlow backend)
+import keras  # noqa: E402
+
+from keras_bert_pkg.export.models_config import write_models_config  # noqa: E402
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="a .keras file (backbone or task model)")
+    p.add_argument("--export_dir", default=os.path.join(PROJECT_ROOT, "savedmodels"))
+    p.add_argument("--name", default=None, help="model name (default by task)")
+    p.add_argument("--version", type=int, default=None, help="default: the next free one")
+    p.add_argument("--vocab", default=None,
+                   help="vocab.txt, for a model saved without a preprocessor")
+    p.add_argument("--sequence_length", type=int, default=None)
+    p.add_argument("--labels", default=None, help="comma-separated class / tag names")
+    p.add_argument("--labels_file", default=None, help="class / tag names, one a line")
+    p.add_argument("--text_inputs", default=None,
+                   help="comma-separated names of the text inputs (two for sentence pairs)")
+    p.add_argument("--max_query_length", type=int, default=64)
+    p.add_argument("--max_answer_length", type=int, default=30)
+    p.add_argument("--null_score_diff_threshold", type=float, default=None,
+                   help="SQuAD v2.0: answer '' when null score - best span score exceeds it")
+    p.add_argument("--no_token_ids_model", action="store_true",
+                   help="skip the core-ops-only <name>_token_ids model")
+    p.add_argument("--write_models_config", action="store_true",
+                   help="also write <export_dir>/models.config for every model there")
+    p.add_argument("--models_base_path", default="/models",
+                   help="the directory TF Serving sees export_dir as (docker mount)")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not os.path.exists(args.model):
+        sys.exit(f"--model: no such file: {args.model}")
+    if args.labels and args.labels_file:
+        sys.exit("Give --labels or --labels_file, not both.")
+    labels = args.labels.split(",") if args.labels else None
+    if args.labels_file:
+        with open(args.labels_file, encoding="utf-8") as f:
+            labels = [line.strip() for line in f if line.strip()]
+    model = keras.models.load_model(args.model)
+    result = keras_bert_pkg.export(
+        model, args.export_dir, args.name, version=args.version, tokenizer=args.vocab,
+        sequence_length=args.sequence_length, labels=labels,
+        text_inputs=args.text_inputs.split(",") if args.text_inputs else None,
+        token_ids_model=not args.no_token_ids_model,
+        max_query_length=args.max_query_length, max_answer_length=args.max_answer_length,
+        null_score_diff_threshold=args.null_score_diff_threshold)
+    report = {"name": result.name, "version": result.version, "path": result.path,
+              "token_ids_path": result.token_ids_path, "signatures": result.signatures,
+              "non_core_ops": result.non_core_ops}
+    if args.write_models_config:
+        report["models_config"] = write_models_config(args.export_dir,
+                                                      base_path=args.models_base_path)
+    print(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()
