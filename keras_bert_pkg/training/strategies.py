@@ -379,6 +379,56 @@ def distribute_file_dataset(strategy, files, make_dataset, global_batch_size, sk
     return strategy.distribute_datasets_from_function(pipeline)
 
 
+# --- gradient clipping -----------------------------------------------------------------
+
+
+def clip_after_all_reduce(optimizer):
+    """Makes `optimizer` clip the gradient summed over the replicas, as on one device.
+
+    Keras 3 (TensorFlow backend) clips each replica's gradient (`global_clipnorm`,
+    `clipnorm`, `clipvalue`) *before* summing them over the replicas, so with N
+    replicas BERT's clip at norm 1.0 would act on N partial gradients and let the
+    summed gradient reach norm N (and with an embedding's sparse gradient the sum then
+    fails on shapes that differ between replicas). With several replicas the patched
+    optimizer sums the gradients itself, clips the sum, and hands each replica
+    `clipped / N` to Keras's own sum, which rebuilds the clipped global gradient (one
+    extra all-reduce per step, only when clipping is on).
+
+    Sparse gradients (an embedding's `IndexedSlices`) are made dense before clipping, on
+    any number of replicas: Keras's norm of `IndexedSlices` adds the squares of their
+    rows, counting a token seen twice in the batch as two rows instead of one summed
+    row, so it is not the gradient's norm (and would differ between one device and
+    several). The optimizer's update densifies these gradients anyway.
+
+    The class is unchanged (the instance's `_clip_gradients` is wrapped), so the
+    optimizer saves and loads as before. `create_optimizer` applies it.
+
+    Returns: the same optimizer.
+    """
+    if getattr(optimizer, "_clips_after_all_reduce", False):
+        return optimizer
+    keras_clip = optimizer._clip_gradients
+
+    def _clip_gradients(grads):
+        if not (optimizer.global_clipnorm or optimizer.clipnorm or optimizer.clipvalue):
+            return keras_clip(grads)
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        present = [i for i, g in enumerate(grads) if g is not None]
+        dense = [tf.convert_to_tensor(grads[i]) for i in present]
+        if replicas > 1:
+            dense = context.all_reduce(tf.distribute.ReduceOp.SUM, dense)
+        clipped = keras_clip(list(dense))
+        out = list(grads)
+        for i, g in zip(present, clipped):
+            out[i] = g / tf.cast(replicas, g.dtype) if replicas > 1 else g
+        return out
+
+    optimizer._clip_gradients = _clip_gradients
+    optimizer._clips_after_all_reduce = True
+    return optimizer
+
+
 # --- precision --------------------------------------------------------------------------
 
 
