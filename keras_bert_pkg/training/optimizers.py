@@ -8,6 +8,7 @@ clipping at norm 1.0. Keras's `AdamW` keeps Adam's bias correction, which Google
 
 import keras
 
+from keras_bert_pkg.training.strategies import clip_after_all_reduce
 from keras_bert_pkg.training.warmup_linear_decay import WarmupLinearDecay
 
 # Keras variable names of LayerNorm scale/offset and of every bias.
@@ -62,4 +63,4 @@ def create_optimizer(
         raise ValueError(f"Unknown optimizer {optimizer!r}; expected 'adamw' or 'lamb'.")
     if weight_decay:
         opt.exclude_from_weight_decay(var_names=NO_DECAY_VARIABLE_NAMES)
-    return opt
+    return clip_after_all_reduce(opt)  # with several replicas, clip the summed gradient
