@@ -120,21 +120,26 @@ class BertPretrainer(keras.Model):
         ids = ops.cast(y["masked_lm_ids"], "int32")
         weights = ops.cast(y["masked_lm_weights"], "float32")
         per_token = keras.losses.sparse_categorical_crossentropy(ids, mlm_logits, from_logits=True)
-        mlm_loss = ops.sum(per_token * weights) / (ops.sum(weights) + _EPSILON)
-        total = mlm_loss
-        self.mlm_loss_tracker.update_state(mlm_loss)
+        # The gradients are summed over replicas, so each replica returns its share of the
+        # global-batch loss: the masked-LM sum divided by the real predictions of the whole
+        # global batch (counted over all replicas), the NSP mean divided by the replicas.
+        # Any number of replicas then gives the one-device loss and gradients.
+        replica = tf.distribute.get_replica_context()
+        replicas = replica.num_replicas_in_sync if replica is not None else 1
+        count = ops.sum(weights)
+        if replicas > 1:
+            count = replica.all_reduce("sum", count)
+        mlm_share = ops.sum(per_token * weights) / (count + _EPSILON)
+        total = mlm_share
+        self.mlm_loss_tracker.update_state(mlm_share * replicas)  # its mean over replicas: the global loss
         if self.next_sentence:
             nsp_logits = ops.cast(y_pred["nsp_logits"], "float32")
             labels = ops.reshape(ops.cast(y["next_sentence_labels"], "int32"), [-1])
             nsp_loss = ops.mean(keras.losses.sparse_categorical_crossentropy(labels, nsp_logits, from_logits=True))
-            total = total + nsp_loss
+            total = total + nsp_loss / replicas
             self.nsp_loss_tracker.update_state(nsp_loss)
         for extra in self.losses:  # regularisation, if any
-            total = total + ops.cast(extra, "float32")
-        # Each replica averages its own batch; the gradients are summed over replicas.
-        replica = tf.distribute.get_replica_context()
-        if replica is not None and replica.num_replicas_in_sync > 1:
-            total = total / replica.num_replicas_in_sync
+            total = total + ops.cast(extra, "float32") / replicas
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
