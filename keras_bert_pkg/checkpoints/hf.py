@@ -253,6 +253,18 @@ def read_hf_tensors(directory):
     )
 
 
+def _map_name(name, prefixed):
+    """Canonical `(name, transpose)` of a tensor of a checkpoint with/without `bert.`."""
+    if not prefixed:
+        return hf_to_canonical_name(name)
+    if name.startswith("cls."):
+        return hf_to_canonical_name(name)
+    if name.startswith("bert."):
+        mapped = hf_to_canonical_name(name[len("bert."):])
+        return mapped if mapped and mapped[0].startswith("bert/") else None
+    return None
+
+
 def read_hf(path):
     """Reads a Hugging Face BERT checkpoint directory into `CheckpointContents`.
 
@@ -281,11 +293,8 @@ def read_hf(path):
             continue
         if name in ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias"):
             continue  # checked against their tied tensors below
-        local = name[len("bert."):] if prefixed and name.startswith("bert.") else name
-        if prefixed and not name.startswith("bert.") and not name.startswith("cls."):
-            local = None  # a task head beside the body (e.g. `classifier.weight`)
-        mapped = hf_to_canonical_name(local) if local is not None else None
-        if mapped is None or (local.startswith("cls.") and name != local):
+        mapped = _map_name(name, prefixed)
+        if mapped is None:  # e.g. a task head (`classifier.weight`)
             canonical_getters[name] = get  # stays under its own name → reported unused
             canonical_shapes[name] = shapes[name]
             continue

@@ -91,11 +91,13 @@ class PretrainerCheckpointTest(TestCase):
             converter.convert_checkpoint(config, mg_dir + "/ckpt", prefix, checkpoint_model_name="model",
                                          converted_model="pretrainer")
             theirs = converter._create_bert_pretrainer_model(config)
-        tf.train.Checkpoint(model=theirs).read(tf.train.latest_checkpoint(mg_dir)).assert_existing_objects_matched()
-        mg_logits = theirs(dict(
-            input_word_ids=batch["token_ids"], input_mask=batch["padding_mask"],
-            input_type_ids=batch["segment_ids"], masked_lm_positions=batch["masked_lm_positions"],
-        ))["mlm_logits"].numpy()
+        tf.train.Checkpoint(model=theirs).read(tf.train.latest_checkpoint(mg_dir)).assert_existing_objects_matched().expect_partial()
+        with warnings.catch_warnings():  # tf_keras: the encoder ignores masked_lm_positions
+            warnings.simplefilter("ignore", UserWarning)
+            mg_logits = theirs(dict(
+                input_word_ids=batch["token_ids"], input_mask=batch["padding_mask"],
+                input_type_ids=batch["segment_ids"], masked_lm_positions=batch["masked_lm_positions"],
+            ))["mlm_logits"].numpy()
         difference = float(np.abs(mg_logits - expected["mlm_logits"]).max())
         print(f"masked-LM logits, ours -> TF1 -> Model Garden BertPretrainerV2: max abs {difference:.3g}")
         self.assertLess(difference, 1e-4)
