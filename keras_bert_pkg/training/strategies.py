@@ -175,8 +175,46 @@ def get_strategy(name="auto", devices=None, tpu=None):
         return tf.distribute.MirroredStrategy(devices=devices or None)
     if name == "multi_worker":
         _check_tf_config()
+        _fix_keras_multi_worker_logs()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return _tpu_strategy(tpu)
+
+
+def _fix_keras_multi_worker_logs():
+    """Lets Keras 3 `fit`/`evaluate` run under `MultiWorkerMirroredStrategy`.
+
+    Keras 3 (TensorFlow backend) averages each step's logs over the workers with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar loss and metric
+    values ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388). Wrapping its `reduce_per_replica` to give those
+    scalars a batch axis of 1 first makes the same all-reduce average them over the
+    workers. Only multi-worker `"auto"`/`"mean"` reductions of scalars change;
+    idempotent; skipped when Keras has no such function.
+    """
+    try:
+        from keras.src.backend.tensorflow import trainer as keras_tf_trainer
+    except ImportError:  # another Keras layout: nothing to fix here
+        return
+    original = getattr(keras_tf_trainer, "reduce_per_replica", None)
+    if original is None or getattr(original, "_keras_bert_pkg_scalar_fix", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            def as_vector(value):
+                if not isinstance(value, (tf.Tensor, tf.distribute.DistributedValues)):
+                    return value
+                first = (strategy.experimental_local_results(value)[0]
+                         if isinstance(value, tf.distribute.DistributedValues) else value)
+                if first.shape.rank != 0:
+                    return value
+                return strategy.run(lambda t: tf.reshape(t, [1]), args=(value,))
+
+            values = tf.nest.map_structure(as_vector, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._keras_bert_pkg_scalar_fix = True
+    keras_tf_trainer.reduce_per_replica = reduce_per_replica
 
 
 # --- what a strategy is -----------------------------------------------------------------
@@ -235,6 +273,21 @@ def worker_output_dir(output_dir, strategy=None):
     return os.path.join(output_dir, "workers", f"{task_type}_{task_id}")
 
 
+def strategy_name(strategy=None):
+    """The `STRATEGY_NAMES` name of a strategy object (`auto` resolved to what it chose)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    if is_tpu_strategy(strategy):
+        return "tpu"
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "multi_worker"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return "mirrored"
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return "one_device"
+    name = type(strategy).__name__
+    return "default" if name == "_DefaultDistributionStrategy" else name
+
+
 def describe_strategy(strategy=None):
     """A JSON-able description: name, class, replicas, workers, device type, task."""
     strategy = strategy or tf.distribute.get_strategy()
@@ -243,12 +296,8 @@ def describe_strategy(strategy=None):
         devices = list(strategy.extended.worker_devices)
     except RuntimeError:
         devices = []
-    name = {
-        "MultiWorkerMirroredStrategy": "multi_worker", "MirroredStrategy": "mirrored",
-        "OneDeviceStrategy": "one_device", "TPUStrategy": "tpu",
-    }.get(type(strategy).__name__, "default" if not devices else type(strategy).__name__)
     return {
-        "strategy": name,
+        "strategy": strategy_name(strategy),
         "class": type(strategy).__name__,
         "num_replicas": int(strategy.num_replicas_in_sync),
         "num_workers": num_workers(strategy),
