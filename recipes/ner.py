@@ -31,7 +31,6 @@ from keras_bert_pkg.training.mixed_precision import set_precision  # noqa: E402
 from keras_bert_pkg.training.optimizers import create_optimizer  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, write_metrics  # noqa: E402
 from keras_bert_pkg.training.strategies import add_strategy_flags, strategy_from_flags  # noqa: E402
-from plain_export import export_savedmodel  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data", "ner", "conll2003")
@@ -145,11 +144,9 @@ def train(args):
     plot_history(history.history, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"NER fine-tuning ({metrics['model']})")
     if not args.no_export:
-        metrics["export"] = export_savedmodel(
-            model, args.export_dir, args.export_name,
-            extra_files={"ner_tags.json": {"tags": tags, "vocabulary_file": os.path.abspath(vocab),
-                                           "lowercase": not args.cased,
-                                           "sequence_length": args.sequence_length}})
+        metrics["export"] = keras_bert_pkg.export(  # raw text in: word tags + entity spans
+            model, args.export_dir, args.export_name, tokenizer=tokenizer,
+            sequence_length=args.sequence_length, labels=tags).path
     write_metrics(args.output_dir, metrics)
     print(f"validation entity precision {scores['precision']:.4f} recall "
           f"{scores['recall']:.4f} F1 {scores['f1']:.4f} "
