@@ -31,7 +31,6 @@ from keras_bert_pkg.training.mixed_precision import set_precision  # noqa: E402
 from keras_bert_pkg.training.optimizers import create_optimizer  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, write_metrics  # noqa: E402
 from keras_bert_pkg.training.strategies import add_strategy_flags, strategy_from_flags  # noqa: E402
-from plain_export import export_savedmodel  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -127,12 +126,9 @@ def train(args):
     plot_history(history.history, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"SWAG fine-tuning ({metrics['model']})")
     if not args.no_export:
-        metrics["export"] = export_savedmodel(
-            model, args.export_dir, args.export_name,
-            extra_files={"swag.json": {"vocabulary_file": os.path.abspath(vocab),
-                                       "lowercase": not args.cased,
-                                       "sequence_length": args.sequence_length,
-                                       "num_choices": int(train_x["token_ids"].shape[1])}})
+        metrics["export"] = keras_bert_pkg.export(  # context + endings strings in
+            model, args.export_dir, args.export_name, tokenizer=preprocessor.tokenizer,
+            sequence_length=args.sequence_length).path
     metrics["total_seconds"] = time.time() - started
     write_metrics(args.output_dir, metrics)
     if "validation" in metrics:

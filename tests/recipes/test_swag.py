@@ -44,7 +44,8 @@ class SwagRecipeTest(TestCase):
         self.assertEqual(written["export"], export)
         x, _ = swag_features(val, BertPreprocessor(BertTokenizer(UNCASED_VOCAB), sequence_length=40))
         served = tf.saved_model.load(export)
-        logits = np.asarray(served.serve({k: tf.constant(v) for k, v in x.items()}))
+        logits = np.asarray(served.signatures["serve_token_ids"](
+            **{k: tf.constant(v) for k, v in x.items()})["logits"])
         self.assertEqual(logits.shape, (4, 4))
         self.assertEqual(logits.argmax(-1).tolist(), predictions)
 
