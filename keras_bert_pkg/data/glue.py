@@ -387,8 +387,12 @@ def write_predictions(task, split, predictions, path, scores=None):
             header += [f"logit_{spec.labels[k] if spec.labels else k}" for k in range(scores.shape[1])]
         f.write("\t".join(header) + "\n")
         for i, index in enumerate(split.ids):
-            label = "" if split.labels is None else format_label(spec, split.labels[i])
-            row = [str(index), format_label(spec, predictions[i]), label]
+            if spec.is_regression:  # raw scores (the dev metrics use them unclipped)
+                label = "" if split.labels is None else f"{float(split.labels[i]):.3f}"
+                row = [str(index), f"{float(np.ravel(predictions[i])[0]):.9g}", label]
+            else:
+                label = "" if split.labels is None else format_label(spec, split.labels[i])
+                row = [str(index), format_label(spec, predictions[i]), label]
             if scores is not None:
                 row += [f"{v:.5f}" for v in scores[i]]
             f.write("\t".join(row) + "\n")

@@ -3,6 +3,7 @@
 from the GLUE files that are there (RTE, QNLI)."""
 
 import os
+import shutil
 
 from keras_bert_pkg.data.glue import read_glue
 from tests.test_case import SHARED_DATA
@@ -97,10 +98,11 @@ def write_ax_full(root, count=30):
     return _write(os.path.join(root, "AX", "diagnostic-full.tsv"), header, rows)
 
 
-def link_real_task(root, directory):
-    """Makes `root/<directory>` point at the real files (to sit beside written ones)."""
-    os.makedirs(root, exist_ok=True)
+def copy_real_task(root, directory):
+    """Copies the real files of `directory` (e.g. AX) to sit beside written ones."""
     target = os.path.join(root, directory)
     if not os.path.exists(target):
-        os.symlink(GLUE / directory, target)
+        shutil.copytree(GLUE / directory, target)
+        for name in os.listdir(target):  # the shared files are read-only
+            os.chmod(os.path.join(target, name), 0o644)
     return target
