@@ -129,7 +129,8 @@ def get_strategy(name="auto", devices=None, tpu=None):
     """Returns the `tf.distribute.Strategy` called `name` (module table).
 
     Call it before any other TensorFlow work in the program: `multi_worker` configures
-    the collective runtime and `tpu` connects to the TPU system.
+    the collective runtime and `tpu` connects to the TPU system. It also works around
+    two Keras 3 failures of `fit` with several replicas (`_fix_keras_for_distribution`).
 
     Args:
         name: one of `STRATEGY_NAMES` (or `multi_worker_mirrored`); a
@@ -150,6 +151,7 @@ def get_strategy(name="auto", devices=None, tpu=None):
     >>> with strategy.scope():  # doctest: +SKIP
     ...     model = BertPretrainer(BertBackbone.from_preset("bert_base"))
     """
+    _fix_keras_for_distribution()
     if isinstance(name, tf.distribute.Strategy):
         return name
     name = canonical_strategy_name(name)
@@ -175,46 +177,64 @@ def get_strategy(name="auto", devices=None, tpu=None):
         return tf.distribute.MirroredStrategy(devices=devices or None)
     if name == "multi_worker":
         _check_tf_config()
-        _fix_keras_multi_worker_logs()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return _tpu_strategy(tpu)
 
 
-def _fix_keras_multi_worker_logs():
-    """Lets Keras 3 `fit`/`evaluate` run under `MultiWorkerMirroredStrategy`.
+def _fix_keras_for_distribution():
+    """Works around two Keras 3 (TensorFlow backend) failures of `fit`/`evaluate` under
+    strategies with several replicas. Idempotent; skipped when Keras's internals differ.
 
-    Keras 3 (TensorFlow backend) averages each step's logs over the workers with
-    `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar loss and metric
-    values ("Invalid reduction dimension 0 for input with 0 dimensions",
-    tensorflow/tensorflow#72388). Wrapping its `reduce_per_replica` to give those
-    scalars a batch axis of 1 first makes the same all-reduce average them over the
-    workers. Only multi-worker `"auto"`/`"mean"` reductions of scalars change;
-    idempotent; skipped when Keras has no such function.
+    1. Before the first step Keras averages the first distributed batch over the
+       replicas (`strategy.reduce("MEAN", batch)`) only to learn its shapes and dtypes;
+       that fails on bool tensors (a `BertPreprocessor`'s `padding_mask`) and, under
+       `MultiWorkerMirroredStrategy`, on any dict of inputs. The patched build takes
+       replica 0's batch instead (same shapes and dtypes).
+    2. Each step's logs are averaged over the workers with
+       `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar loss and
+       metrics ("Invalid reduction dimension 0 for input with 0 dimensions",
+       tensorflow/tensorflow#72388). Scalars get a batch axis of 1 first, so the same
+       all-reduce averages them over the workers.
     """
     try:
         from keras.src.backend.tensorflow import trainer as keras_tf_trainer
     except ImportError:  # another Keras layout: nothing to fix here
         return
-    original = getattr(keras_tf_trainer, "reduce_per_replica", None)
-    if original is None or getattr(original, "_keras_bert_pkg_scalar_fix", False):
-        return
+    trainer_class = getattr(keras_tf_trainer, "TensorFlowTrainer", None)
+    build = getattr(trainer_class, "_maybe_symbolic_build", None)
+    if build is not None and not getattr(build, "_keras_bert_pkg_fix", False):
+        def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+            if iterator is not None and data_batch is None and self._distribute_strategy is not None:
+                strategy = self.distribute_strategy
+                for _, _, batches in iterator:
+                    data_batch = tf.nest.map_structure(
+                        lambda v: strategy.experimental_local_results(v)[0]
+                        if isinstance(v, tf.distribute.DistributedValues) else v, next(batches))
+                    break
+                iterator = None
+            return build(self, iterator=iterator, data_batch=data_batch)
 
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            def as_vector(value):
-                if not isinstance(value, (tf.Tensor, tf.distribute.DistributedValues)):
-                    return value
-                first = (strategy.experimental_local_results(value)[0]
-                         if isinstance(value, tf.distribute.DistributedValues) else value)
-                if first.shape.rank != 0:
-                    return value
-                return strategy.run(lambda t: tf.reshape(t, [1]), args=(value,))
+        _maybe_symbolic_build._keras_bert_pkg_fix = True
+        trainer_class._maybe_symbolic_build = _maybe_symbolic_build
 
-            values = tf.nest.map_structure(as_vector, values)
-        return original(values, strategy, reduction)
+    reduce = getattr(keras_tf_trainer, "reduce_per_replica", None)
+    if reduce is not None and not getattr(reduce, "_keras_bert_pkg_fix", False):
+        def reduce_per_replica(values, strategy, reduction):
+            if reduction in ("auto", "mean") and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                def as_vector(value):
+                    if not isinstance(value, (tf.Tensor, tf.distribute.DistributedValues)):
+                        return value
+                    first = (strategy.experimental_local_results(value)[0]
+                             if isinstance(value, tf.distribute.DistributedValues) else value)
+                    if first.shape.rank != 0:
+                        return value
+                    return strategy.run(lambda t: tf.reshape(t, [1]), args=(value,))
 
-    reduce_per_replica._keras_bert_pkg_scalar_fix = True
-    keras_tf_trainer.reduce_per_replica = reduce_per_replica
+                values = tf.nest.map_structure(as_vector, values)
+            return reduce(values, strategy, reduction)
+
+        reduce_per_replica._keras_bert_pkg_fix = True
+        keras_tf_trainer.reduce_per_replica = reduce_per_replica
 
 
 # --- what a strategy is -----------------------------------------------------------------
