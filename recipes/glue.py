@@ -7,8 +7,9 @@ longest row (`--no_bucketing`: pad every batch to `--max_seq_length`, as the ori
 
 Writes to `--output_dir`: `metrics.json` (dev metrics as GLUE reports them, timings,
 settings), `dev_predictions.tsv` (MNLI: one per dev set), `submission/<TASK>.tsv` (GLUE
-test-server files; an MNLI run also predicts `AX.tsv`), `training_curve.png`; and a
-SavedModel to `<export_dir>/glue_<task>/<next version>/`.
+test-server files; an MNLI run also predicts `AX.tsv`), `training_curve.png`; and
+SavedModels for TF Serving to `<export_dir>/glue_<task>/<next version>/` (raw text in:
+`text`, or `sentence1` + `sentence2` for pairs) and `<export_dir>/glue_<task>_token_ids/`.
 
     python recipes/glue.py --task sst2 \
         --init_checkpoint ../shared/data/weights/all-MiniLM-L6-v2 \
@@ -28,6 +29,7 @@ import keras_bert_pkg  # noqa: E402,F401  (selects the TensorFlow backend)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras_bert_pkg.export.export_model import export  # noqa: E402
 from keras_bert_pkg.data.glue import (  # noqa: E402
     glue_file_path, glue_task, read_glue, write_predictions, write_submission)
 from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
@@ -41,7 +43,6 @@ from keras_bert_pkg.text.bert_tokenizer import BertTokenizer  # noqa: E402
 from keras_bert_pkg.training.mixed_precision import set_precision  # noqa: E402
 from keras_bert_pkg.training.optimizers import create_optimizer  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, write_metrics  # noqa: E402
-from plain_export import export_savedmodel  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data")
@@ -260,9 +261,10 @@ def main(argv=None):
     plot_history(curve, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"GLUE {spec.name}")
     export_path = None
-    if not args.no_export:
-        export_path = export_savedmodel(model, args.export_dir, f"glue_{spec.name}",
-                                        extra_files={"labels.json": list(spec.labels or ["score"])})
+    if not args.no_export:  # raw-text serving_default + token-id signatures, TF Serving layout
+        export_path = export(model, args.export_dir, f"glue_{spec.name}",
+                             labels=list(spec.labels) if spec.labels else None,
+                             text_inputs=("sentence1", "sentence2") if spec.is_pair else None).path
     summary = {
         "task": spec.name,
         "dev": dev_metrics,

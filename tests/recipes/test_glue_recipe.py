@@ -115,18 +115,15 @@ class GlueRecipeTest(TestCase):
         self.check_dev_scores("stsb", out, summary)
         self.check_submission(out, "STS-B.tsv", [str(i) for i in range(8)], None)
         self.assertEqual(summary["savedmodel"], os.path.join(export, "glue_stsb", "1"))
-        served = tf.saved_model.load(summary["savedmodel"])
-        with open(os.path.join(summary["savedmodel"], "assets.extra", "labels.json")) as f:
-            self.assertEqual(json.load(f), ["score"])
-        # The SavedModel scores token ids as the trained model did.
+        self.assertTrue(os.path.isdir(os.path.join(export, "glue_stsb_token_ids", "1")))
+        # The SavedModel scores raw sentence pairs as the trained model did.
+        import tensorflow_text  # noqa: F401  (the tokenizer op of the text SavedModel)
+
+        served = tf.saved_model.load(summary["savedmodel"]).signatures["serving_default"]
         _, rows = _read_tsv(os.path.join(out, "dev_predictions.tsv"))
-        model_scores = np.array([float(r[3]) for r in rows[:4]])
-        pre = self.recipe.BertPreprocessor(self.recipe.BertTokenizer(str(UNCASED_VOCAB)), 32)
         dev = read_glue("stsb", GLUE, "dev").subset(4)
-        inputs = pre(tuple(tf.constant(t) for t in dev.texts))
-        inputs["padding_mask"] = tf.cast(inputs["padding_mask"], tf.int32)
-        served_scores = served.serve(inputs).numpy()[:, 0]
-        self.assertAllClose(served_scores, model_scores, atol=1e-4)
+        scores = served(sentence1=tf.constant(dev.texts[0]), sentence2=tf.constant(dev.texts[1]))
+        self.assertAllClose(scores["score"].numpy(), [float(r[1]) for r in rows[:4]], atol=1e-4)
 
     def test_qnli_from_its_dev_file(self):
         # Only QNLI dev/test are available offline: train a few steps on dev.
