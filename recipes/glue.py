@@ -43,6 +43,7 @@ from keras_bert_pkg.text.bert_tokenizer import BertTokenizer  # noqa: E402
 from keras_bert_pkg.training.mixed_precision import set_precision  # noqa: E402
 from keras_bert_pkg.training.optimizers import create_optimizer  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, write_metrics  # noqa: E402
+from keras_bert_pkg.training.strategies import add_strategy_flags, strategy_from_flags  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data")
@@ -63,7 +64,7 @@ def parse_args(argv=None):
                    help="vocab.txt (default: the checkpoint's, else bert-base-uncased)")
     p.add_argument("--cased", action="store_true", help="do not lower-case (cased models)")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--batch_size", type=int, default=32, help="global batch size")
     p.add_argument("--eval_batch_size", type=int, default=128)
     p.add_argument("--learning_rate", type=float, default=2e-5)
     p.add_argument("--warmup_fraction", type=float, default=0.1)
@@ -88,6 +89,7 @@ def parse_args(argv=None):
     p.add_argument("--output_dir", default=None, help="default: runs/glue_<task>")
     p.add_argument("--export_dir", default=os.path.join(PROJECT_ROOT, "savedmodels"))
     p.add_argument("--no_export", action="store_true")
+    add_strategy_flags(p)
     args = p.parse_args(argv)
     if args.init_checkpoint and args.preset:
         p.error("give --init_checkpoint or --preset, not both")
@@ -191,6 +193,12 @@ def _fixed_length_dataset(features, labels, batch_size, length, pad_token_id, se
 
 def main(argv=None):
     args = parse_args(argv)
+    strategy = strategy_from_flags(args)  # --strategy: models, optimizer, metrics built in its scope
+    with strategy.scope():
+        return train(args)
+
+
+def train(args):
     started, cpu_started = time.time(), time.process_time()
     keras.utils.set_random_seed(args.seed)
     precision = set_precision(args.precision)
