@@ -9,9 +9,14 @@ from keras_bert_pkg.backend import configure_backend as _configure_backend
 _configure_backend()
 
 from keras_bert_pkg.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
+from keras_bert_pkg.data.glue import GLUE_TASKS, read_glue  # noqa: E402
+from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
+    bucketed_dataset, predict_by_length, tokenize_to_ragged)
 from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact  # noqa: E402
 from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask  # noqa: E402
+from keras_bert_pkg.metrics.glue import glue_metrics  # noqa: E402
 from keras_bert_pkg.models.bert_backbone import BertBackbone  # noqa: E402
+from keras_bert_pkg.models.bert_classifier import BertClassifier  # noqa: E402
 from keras_bert_pkg.models.bert_multiple_choice import BertMultipleChoice  # noqa: E402
 from keras_bert_pkg.models.bert_presets import BACKBONE_PRESETS  # noqa: E402
 from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier  # noqa: E402
