@@ -193,6 +193,7 @@ def _fixed_length_dataset(features, labels, batch_size, length, pad_token_id, se
 
 def main(argv=None):
     args = parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)
     strategy = strategy_from_flags(args)  # --strategy: models, optimizer, metrics built in its scope
     with strategy.scope():
         return train(args)
@@ -299,7 +300,7 @@ def train(args):
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "submission_files": submissions,
         "savedmodel": export_path,
-        "command": "python recipes/glue.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python recipes/glue.py " + " ".join(args.command_line),
     }
     write_metrics(args.output_dir, summary)
     print(f"dev: {dev_metrics}; train {train_seconds:.0f} s, total {summary['total_seconds']:.0f} s; "
