@@ -144,7 +144,7 @@ def read_text_documents(path, input_format="auto"):
                 if _WIKITEXT_TITLE.match(bare):
                     documents.append([])
                     continue
-                documents[-1].extend(split_sentences(_clean_wikitext(stripped)))
+                documents[-1].extend(split_sentences(_clean_wikitext(line).strip()))
             else:
                 stripped = line.strip()
                 if not stripped:

@@ -249,3 +249,25 @@ def count_records(file_patterns, compression_type=None):
     files = expand_file_patterns(file_patterns)
     ds = tf.data.TFRecordDataset(files, compression_type=compression_type or "")
     return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
+def instances_dataset(instances, batch_size, max_seq_length, max_predictions_per_seq,
+                      drop_remainder=False, left_to_right=False):
+    """In-memory `PretrainingInstance`s as batches of the `pretraining_record_dataset`
+    format (for a small fixed evaluation set without writing files).
+
+    Args:
+        instances: a list of `PretrainingInstance`.
+        batch_size, drop_remainder, left_to_right: as in `pretraining_record_dataset`.
+        max_seq_length, max_predictions_per_seq: the padded lengths.
+    """
+    if not instances:
+        raise ValueError("instances_dataset: no instances.")
+    serialized = [instance_to_example(x, max_seq_length, max_predictions_per_seq).SerializeToString()
+                  for x in instances]
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(serialized, tf.string))
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(lambda s: _parse_batch(s, max_seq_length, max_predictions_per_seq, False))
+    if left_to_right:
+        ds = ds.map(left_to_right_targets)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -2,9 +2,9 @@
 
 The alternative to TFRecords: sentence pairs are cut from the documents in Python with
 the original algorithm (`create_instances_from_document`, a fresh `random.Random` per
-pass over the documents, so every pass has new pairs), then batched and masked in the
-graph by keras-hub's `MaskedLMMaskGenerator` (a fresh mask every time a pair is seen,
-like RoBERTa's dynamic masking, instead of the `dupe_factor` static copies).
+pass over the documents, so every pass has new pairs), then masked in the graph by
+keras-hub's `MaskedLMMaskGenerator` (a fresh mask every time a pair is seen, like
+RoBERTa's dynamic masking, instead of the `dupe_factor` static copies) and batched.
 
 `MaskedLMMaskGenerator` applies BERT's 80% `[MASK]` / 10% random id / 10% unchanged
 rule over the whole vocabulary, never selects `[CLS]`, `[SEP]` or padding, and selects
@@ -113,20 +113,8 @@ def pretraining_stream_dataset(documents, vocab, batch_size, seq_length=128,
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
     if shuffle_buffer and shuffle_buffer > 1:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
-    padded_shapes = ([seq_length], [seq_length], [seq_length], [])
-    padding_values = (pad, 0, 0, 0)
-    if whole_word_masking:
-        padded_shapes += ([max_predictions_per_seq],) * 3
-        padding_values += (0, 0, 0.0)
-    ds = ds.padded_batch(batch_size, padded_shapes=padded_shapes, padding_values=padding_values,
-                         drop_remainder=True)
 
-    if whole_word_masking:
-        def to_model(token_ids, segment_ids, input_mask, labels, positions, ids, weights):
-            return _features(token_ids, segment_ids, input_mask, labels, positions, ids, weights)
-
-        ds = ds.map(to_model)
-    else:
+    if not whole_word_masking:
         masker = MaskedLMMaskGenerator(
             vocabulary_size=vocab.vocabulary_size,
             mask_selection_rate=masked_lm_prob,
@@ -137,15 +125,25 @@ def pretraining_stream_dataset(documents, vocab, batch_size, seq_length=128,
             random_token_rate=0.1,
         )
 
-        def mask_batch(token_ids, segment_ids, input_mask, labels):
-            # Padding is never selected, so the real tokens decide the count.
+        def mask_one(token_ids, segment_ids, input_mask, label):
             masked = masker(token_ids)
-            return _features(masked["token_ids"], segment_ids, input_mask, labels,
-                             masked["mask_positions"], masked["mask_ids"], masked["mask_weights"])
+            return (tf.cast(masked["token_ids"], tf.int32), segment_ids, input_mask, label,
+                    tf.cast(masked["mask_positions"], tf.int32), tf.cast(masked["mask_ids"], tf.int32),
+                    tf.cast(masked["mask_weights"], tf.float32))
 
-        # Sequential on purpose: the masker's random ops then run in a fixed order,
-        # which makes the stream reproducible.
-        ds = ds.map(mask_batch)
+        # One pair at a time and sequentially, on purpose: the masker's stateful random
+        # ops then run in a fixed order (on a batch, its per-row shuffles run in
+        # parallel iterations of a `map_fn`, in an order that varies), which makes the
+        # stream reproducible.
+        ds = ds.map(mask_one)
+
+    ds = ds.padded_batch(
+        batch_size,
+        padded_shapes=([seq_length], [seq_length], [seq_length], [],
+                       [max_predictions_per_seq], [max_predictions_per_seq], [max_predictions_per_seq]),
+        padding_values=(pad, 0, 0, 0, 0, 0, 0.0),
+        drop_remainder=True)
+    ds = ds.map(_features, num_parallel_calls=tf.data.AUTOTUNE)
     if skip_batches:
         ds = ds.skip(int(skip_batches))
     if left_to_right:
@@ -154,6 +152,7 @@ def pretraining_stream_dataset(documents, vocab, batch_size, seq_length=128,
 
 
 def _features(token_ids, segment_ids, input_mask, labels, positions, ids, weights):
+    """Padded batch tuple → the `(x, y)` of `pretraining_record_dataset`."""
     x = {
         "token_ids": tf.cast(token_ids, tf.int32),
         "segment_ids": tf.cast(segment_ids, tf.int32),
