@@ -31,7 +31,7 @@ from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.export import export_helpers as h
-from tests.test_case import UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import PROJECT_ROOT, UNCASED_VOCAB, TestCase, tiny_backbone_config
 
 LENGTH = 32
 ATOL = 1e-5
@@ -166,6 +166,14 @@ class ExportModelTest(TestCase):
             self.assertEqual(result.non_core_ops, ["FastWordpieceTokenizeWithOffsets"], name)
             self.assertEqual(non_core_ops(result.path), ["FastWordpieceTokenizeWithOffsets"])
             self.assertEqual(non_core_ops(result.token_ids_path), [], name)
+
+    def test_readme_lists_every_op_outside_core_tensorflow(self):
+        readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+        section = readme.split("## Serving with TF Serving", 1)[1].split("\n## ", 1)[0]
+        ops = {op for result in self.results.values() for op in result.non_core_ops}
+        self.assertTrue(ops)
+        for op in ops:
+            self.assertIn(f"`{op}`", section)
 
     # --- backbone ------------------------------------------------------------------
     def test_backbone_text_signature_matches_keras(self):
