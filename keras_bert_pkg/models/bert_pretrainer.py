@@ -126,18 +126,21 @@ class BertPretrainer(keras.Model):
         # Any number of replicas then gives the one-device loss and gradients.
         replica = tf.distribute.get_replica_context()
         replicas = replica.num_replicas_in_sync if replica is not None else 1
-        count = ops.sum(weights)
-        if replicas > 1:
-            count = replica.all_reduce("sum", count)
-        mlm_share = ops.sum(per_token * weights) / (count + _EPSILON)
-        total = mlm_share
-        self.mlm_loss_tracker.update_state(mlm_share * replicas)  # its mean over replicas: the global loss
+        local_sum = ops.sum(per_token * weights)
+        local_count = ops.sum(weights)
+        count = replica.all_reduce("sum", local_count) if replicas > 1 else local_count
+        total = local_sum / (count + _EPSILON)
+        # The trackers are weighted by the data (real predictions, examples): they then
+        # report the mean over all predictions / examples seen (all replicas, all
+        # batches), and a step that ends on exhausted input (whose data-independent ops
+        # may still run) adds nothing.
+        self.mlm_loss_tracker.update_state(local_sum / (local_count + _EPSILON), sample_weight=local_count)
         if self.next_sentence:
             nsp_logits = ops.cast(y_pred["nsp_logits"], "float32")
             labels = ops.reshape(ops.cast(y["next_sentence_labels"], "int32"), [-1])
             nsp_loss = ops.mean(keras.losses.sparse_categorical_crossentropy(labels, nsp_logits, from_logits=True))
             total = total + nsp_loss / replicas
-            self.nsp_loss_tracker.update_state(nsp_loss)
+            self.nsp_loss_tracker.update_state(nsp_loss, sample_weight=ops.cast(ops.shape(labels)[0], "float32"))
         for extra in self.losses:  # regularisation, if any
             total = total + ops.cast(extra, "float32") / replicas
         return total
