@@ -22,6 +22,8 @@ from keras_bert_pkg.models.bert_presets import BACKBONE_PRESETS  # noqa: E402
 from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier  # noqa: E402
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor  # noqa: E402
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer  # noqa: E402
+from keras_bert_pkg.training.strategies import (  # noqa: E402
+    add_strategy_flags, batch_sizes, get_strategy, strategy_from_flags)
 from keras_bert_pkg.export.export_model import export  # noqa: E402  (shadows the subpackage name)
 
 __version__ = "0.1.0"
