@@ -117,6 +117,12 @@ class StepLossLogger(keras.callbacks.Callback):
         if self._seen % self.every == 0:
             self.points.append(self._sum / self.every)
             self._sum = 0.0
+            print(f"step {self._seen}: loss {self.points[-1]:.4f} "
+                  f"({time.time() - self._started:.0f} s, {time.process_time() - self._cpu:.0f} CPU-s)",
+                  flush=True)
+
+    def on_train_begin(self, logs=None):
+        self._started, self._cpu = time.time(), time.process_time()
 
 
 class DevEvaluator(keras.callbacks.Callback):
