@@ -34,6 +34,12 @@ Recipes use two calls::
 In a `multi_worker` run every worker executes the same program; only the chief
 (`is_chief`) should write shared files; `worker_output_dir` gives the others a private
 folder.
+
+With several replicas Keras 3 (TensorFlow backend) needs three corrections, all made here:
+`get_strategy` patches its first-batch shape inference and its multi-worker log averaging
+(`_fix_keras_for_distribution`), and `create_optimizer` clips the gradient after the
+all-reduce (`clip_after_all_reduce`). With them N replicas train like one device on the
+same global batch (`tests/training/test_strategies.py`, `test_multi_worker.py`).
 """
 
 import glob
