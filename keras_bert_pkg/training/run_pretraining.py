@@ -241,6 +241,8 @@ def run_pretraining(output_dir, vocab, input_files=None, text=None, text_format=
             short_seq_prob=short_seq_prob, masked_lm_prob=masked_lm_prob, max_predictions_per_seq=p,
             seed=seed + 1, whole_word_masking=whole_word_masking)
         eval_ds = instances_dataset(eval_instances, batch_size, n, p, left_to_right=left_to_right)
+    if eval_ds is not None:  # held-out sets are small (often one file): sharded by DATA
+        eval_ds = shard_dataset(eval_ds, "data")
 
     # --- model ----------------------------------------------------------------------
     with dist.scope():
