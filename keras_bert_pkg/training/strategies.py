@@ -187,15 +187,34 @@ def get_strategy(name="auto", devices=None, tpu=None):
     return _tpu_strategy(tpu)
 
 
+def first_replica_spec(dataset):
+    """The `element_spec` of a (distributed) dataset with per-replica specs replaced by
+    replica 0's: the shapes and dtypes one replica's batch has. None when `dataset` has
+    no spec."""
+    spec = getattr(dataset, "element_spec", None)
+    if spec is None:
+        return None
+
+    def one(leaf):
+        if type(leaf).__name__ == "PerReplicaSpec":
+            return leaf._component_specs[0]
+        return leaf
+
+    return tf.nest.map_structure(one, spec)
+
+
 def _fix_keras_for_distribution():
     """Works around two Keras 3 (TensorFlow backend) failures of `fit`/`evaluate` under
     strategies with several replicas. Idempotent; skipped when Keras's internals differ.
 
-    1. Before the first step Keras averages the first distributed batch over the
-       replicas (`strategy.reduce("MEAN", batch)`) only to learn its shapes and dtypes;
-       that fails on bool tensors (a `BertPreprocessor`'s `padding_mask`) and, under
-       `MultiWorkerMirroredStrategy`, on any dict of inputs. The patched build takes
-       replica 0's batch instead (same shapes and dtypes).
+    1. Before the first step Keras pulls the first distributed batch and averages it over
+       the replicas (`strategy.reduce("MEAN", batch)`) only to learn its shapes and
+       dtypes; that fails on bool tensors (a `BertPreprocessor`'s `padding_mask`) and,
+       under `MultiWorkerMirroredStrategy`, on any dict of inputs. It also spends the
+       dataset's first iterator, so a `shuffle(reshuffle_each_iteration=True)` then
+       trains on its second order (another order than without a strategy). The patched
+       build reads the shapes and dtypes from the dataset's `element_spec` (replica 0's
+       when per replica), and only pulls a batch when there is no spec.
     2. Each step's logs are averaged over the workers with
        `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar loss and
        metrics ("Invalid reduction dimension 0 for input with 0 dimensions",
@@ -211,12 +230,14 @@ def _fix_keras_for_distribution():
     if build is not None and not getattr(build, "_keras_bert_pkg_fix", False):
         def _maybe_symbolic_build(self, iterator=None, data_batch=None):
             if iterator is not None and data_batch is None and self._distribute_strategy is not None:
-                strategy = self.distribute_strategy
-                for _, _, batches in iterator:
-                    data_batch = tf.nest.map_structure(
-                        lambda v: strategy.experimental_local_results(v)[0]
-                        if isinstance(v, tf.distribute.DistributedValues) else v, next(batches))
-                    break
+                data_batch = first_replica_spec(getattr(iterator, "_distributed_dataset", None))
+                if data_batch is None:
+                    strategy = self.distribute_strategy
+                    for _, _, batches in iterator:
+                        data_batch = tf.nest.map_structure(
+                            lambda v: strategy.experimental_local_results(v)[0]
+                            if isinstance(v, tf.distribute.DistributedValues) else v, next(batches))
+                        break
                 iterator = None
             return build(self, iterator=iterator, data_batch=data_batch)
 
