@@ -117,17 +117,17 @@ class BertTask(keras.Model):
         return super().predict(x, batch_size=batch_size, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a strategy with several replicas, Keras (TF backend) averages the first
-        # batch over the replicas only to learn its shapes and dtypes, which fails on
-        # bool inputs (a BertPreprocessor's padding_mask). Take replica 0's batch instead.
+        # Under a strategy with several replicas, Keras (TF backend) pulls the first batch
+        # and averages it over the replicas only to learn its shapes and dtypes, which
+        # fails on bool inputs (a BertPreprocessor's padding_mask) and spends the
+        # dataset's first iterator. Read them from the dataset's spec (replica 0's)
+        # instead. (`training.strategies.get_strategy` fixes this for every model.)
         if iterator is not None and data_batch is None and self._distribute_strategy is not None:
-            strategy = self.distribute_strategy
-            for _, _, batches in iterator:
-                data_batch = keras.tree.map_structure(
-                    lambda v: strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues) else v, next(batches))
-                break
-            iterator = None
+            spec = getattr(getattr(iterator, "_distributed_dataset", None), "element_spec", None)
+            if spec is not None:
+                data_batch = tf.nest.map_structure(
+                    lambda s: s._component_specs[0] if type(s).__name__ == "PerReplicaSpec" else s, spec)
+                iterator = None
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # --- serialization ------------------------------------------------------------
