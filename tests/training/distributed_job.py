@@ -60,7 +60,8 @@ def sst2_dataset(rows, batch_size, sequence_length=32):
     return ds.batch(batch_size, drop_remainder=True).repeat()
 
 
-def sample_text_dataset(batch_size, seq_length=64, max_predictions_per_seq=10, seed=0):
+def sample_text_dataset(batch_size, seq_length=64, max_predictions_per_seq=10, seed=0,
+                        whole_word_masking=False):
     """Dynamically masked pre-training batches of BERT's own sample text."""
     from keras_bert_pkg.data.pretraining_documents import read_documents
     from keras_bert_pkg.data.pretraining_instances import MaskingVocabulary
@@ -71,7 +72,8 @@ def sample_text_dataset(batch_size, seq_length=64, max_predictions_per_seq=10, s
     documents = read_documents([SAMPLE_TEXT], tokenizer)
     return pretraining_stream_dataset(documents, MaskingVocabulary.from_tokenizer(tokenizer),
                                       batch_size, seq_length=seq_length,
-                                      max_predictions_per_seq=max_predictions_per_seq, seed=seed)
+                                      max_predictions_per_seq=max_predictions_per_seq, seed=seed,
+                                      whole_word_masking=whole_word_masking)
 
 
 def build_model(kind, steps):
@@ -171,15 +173,21 @@ def finetune(args):
     import numpy as np
 
     info = describe_strategy(strategy)
+    kind = "pretrainer" if args.model == "pretrainer" else "classifier"
     with strategy.scope():
-        model = build_model("classifier", args.steps)
-    ds = shard_dataset(sst2_dataset(args.batch_size * args.steps, args.batch_size), "data")
+        model = build_model(kind, args.steps)
+    if kind == "classifier":
+        source = sst2_dataset(args.batch_size * args.steps, args.batch_size)
+    else:  # masks drawn in Python: the same batches however the dataset is distributed
+        source = sample_text_dataset(args.batch_size, whole_word_masking=True)
+    ds = shard_dataset(source, "data")
     history = model.fit(ds, epochs=args.steps, steps_per_epoch=1, verbose=0)
     os.makedirs(args.output_dir, exist_ok=True)
     weights = _weights(model)
     path = os.path.join(args.output_dir, f"weights_{info['task'].replace(':', '_')}.npz")
     np.savez(path, *weights)
     result = dict(info, loss=[float(v) for v in history.history["loss"]],
+                  history={k: [float(v) for v in vs] for k, vs in history.history.items()},
                   iterations=int(model.optimizer.iterations.numpy()),
                   per_replica_batch_size=per_replica_batch_size(args.batch_size, strategy),
                   global_batch_size=args.batch_size, weights_file=path)
