@@ -22,12 +22,20 @@ The paper's two-phase schedule (appendix A.2: 90% of the steps at length 128, th
         --preset bert_base --batch_size 256 --steps 100000 --learning_rate 1e-4 \
         --warmup_steps 10000 --init_weights run/phase1/pretrainer.keras --output_dir run/phase2
 
-A small real run (WikiText-2 validation split, last 6 articles held out):
+A small real run (WikiText-2 validation split: vocabulary and training text from its first
+54 articles, the last 6 held out; about 22 CPU-minutes, see README "Pre-training"):
 
-    python recipes/pretrain.py --text ../shared/data/pretrain_text/wikitext-2/wiki.valid.tokens \
-        --text_document_range :54 --eval_text ../shared/data/pretrain_text/wikitext-2/wiki.valid.tokens \
-        --eval_document_range 54: --vocab runs/wikitext_vocab.txt --preset bert_tiny \
-        --steps 2000 --batch_size 32 --learning_rate 5e-4 --output_dir runs/pretrain_tiny
+    W=../shared/data/pretrain_text/wikitext-2/wiki.valid.tokens
+    python recipes/build_vocab.py --input_file $W --document_range :54 --vocabulary_size 8000 \
+        --output runs/wikitext_vocab.txt
+    python recipes/create_pretraining_data.py --input_file $W --document_range 54: \
+        --vocab runs/wikitext_vocab.txt --output_dir runs/wikitext_records/heldout \
+        --dupe_factor 1 --random_seed 777 --num_workers 1
+    python recipes/pretrain.py --text $W --text_document_range :54 \
+        --eval_input_files 'runs/wikitext_records/heldout/*.tfrecord' --vocab runs/wikitext_vocab.txt \
+        --preset bert_tiny --steps 4000 --warmup_steps 400 --log_every 100 --checkpoint_every 500 \
+        --eval_every 500 --batch_size 32 --learning_rate 1e-3 --seed 0 --strategy default \
+        --output_dir runs/pretrain_wikitext_tiny_stream
 """
 
 import argparse
