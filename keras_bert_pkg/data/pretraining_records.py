@@ -81,6 +81,9 @@ def write_instances(instances, output_files, max_seq_length, max_predictions_per
                     compression_type=None):
     """Writes instances as TFRecords, round-robin over `output_files` (as the original).
 
+    Examples are serialized deterministically (features in name order), so the same
+    instances give byte-identical files in any process.
+
     Args:
         instances: an iterable of `PretrainingInstance`.
         output_files: a path or a list of paths.
@@ -96,7 +99,7 @@ def write_instances(instances, output_files, max_seq_length, max_predictions_per
     try:
         for instance in instances:
             example = instance_to_example(instance, max_seq_length, max_predictions_per_seq)
-            writers[count % len(writers)].write(example.SerializeToString())
+            writers[count % len(writers)].write(example.SerializeToString(deterministic=True))
             count += 1
     finally:
         for writer in writers:
@@ -263,8 +266,8 @@ def instances_dataset(instances, batch_size, max_seq_length, max_predictions_per
     """
     if not instances:
         raise ValueError("instances_dataset: no instances.")
-    serialized = [instance_to_example(x, max_seq_length, max_predictions_per_seq).SerializeToString()
-                  for x in instances]
+    serialized = [instance_to_example(x, max_seq_length, max_predictions_per_seq)
+                  .SerializeToString(deterministic=True) for x in instances]
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(serialized, tf.string))
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(lambda s: _parse_batch(s, max_seq_length, max_predictions_per_seq, False))

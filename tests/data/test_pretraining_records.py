@@ -3,6 +3,7 @@ import os
 import tempfile
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_bert_pkg.data.create_pretraining_data import create_pretraining_data
@@ -50,6 +51,28 @@ class PretrainingRecordsTest(TestCase):
         self.assertEqual(list(feats["next_sentence_labels"].int64_list.value),
                          [1 if first.is_random_next else 0])
         self.assertEqual(len(feats["masked_lm_weights"].float_list.value), 10)
+
+    def test_model_garden_pretraining_loader_reads_them(self):
+        # A consumer of the original format: tf-models-official's BERT pre-training
+        # data loader (the successor of the original run_pretraining.py's input_fn).
+        from official.nlp.data import pretrain_dataloader
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "a.tfrecord")
+            write_instances(self.instances, path, 64, 10)
+            config = pretrain_dataloader.BertPretrainDataConfig(
+                input_path=path, global_batch_size=len(self.instances), seq_length=64,
+                max_predictions_per_seq=10, use_next_sentence_label=True, is_training=False,
+                drop_remainder=False)
+            batch = next(iter(pretrain_dataloader.BertPretrainDataLoader(config).load()))
+        for k, inst in enumerate(self.instances):
+            n = len(inst.token_ids)
+            self.assertEqual(batch["input_word_ids"][k, :n].numpy().tolist(), inst.token_ids)
+            self.assertEqual(int(batch["input_mask"][k].numpy().sum()), n)
+            self.assertEqual(batch["input_type_ids"][k, :n].numpy().tolist(), inst.segment_ids)
+            self.assertEqual(int(batch["next_sentence_labels"][k, 0]), int(inst.is_random_next))
+            p = len(inst.masked_lm_positions)
+            self.assertEqual(batch["masked_lm_ids"][k, :p].numpy().tolist(), inst.masked_lm_ids)
 
     def test_reads_records_of_the_original_writer(self):
         # tf-models-official's writer is the original tool's (same features, same
@@ -121,3 +144,24 @@ class PretrainingRecordsTest(TestCase):
                                           num_workers=1, progress=False)
             self.assertEqual(len(two["output_files"]), 2)
             self.assertEqual(sum(two["instances_per_shard"]), two["num_instances"])
+
+
+@pytest.mark.slow
+class ParallelDataToolTest(TestCase):
+    def test_worker_count_does_not_change_the_records(self):
+        wikitext = SHARED_DATA / "pretrain_text" / "wikitext-2" / "wiki.valid.tokens"
+        lines = open(wikitext, encoding="utf-8").read().splitlines(keepends=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            inputs = []
+            for k, part in enumerate((lines[:400], lines[400:800])):  # two input files, two shards
+                inputs.append(os.path.join(tmp, f"part{k}.txt"))
+                with open(inputs[-1], "w", encoding="utf-8") as f:
+                    f.writelines(part)
+            runs = {}
+            for workers in (1, 2):
+                out = os.path.join(tmp, f"w{workers}")
+                summary = create_pretraining_data(inputs, out, str(UNCASED_VOCAB), max_seq_length=64,
+                                                  dupe_factor=2, num_workers=workers, progress=False)
+                runs[workers] = [open(p, "rb").read() for p in summary["output_files"]]
+            self.assertEqual(len(runs[1]), 2)
+            self.assertEqual(runs[1], runs[2])
