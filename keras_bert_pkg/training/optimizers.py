@@ -8,6 +8,7 @@ clipping at norm 1.0. Keras's `AdamW` keeps Adam's bias correction, which Google
 
 import keras
 
+from keras_bert_pkg.training.fused_adamw import FusedAdamW
 from keras_bert_pkg.training.strategies import clip_after_all_reduce
 from keras_bert_pkg.training.warmup_linear_decay import WarmupLinearDecay
 
@@ -31,7 +32,8 @@ def create_optimizer(
         learning_rate: peak learning rate.
         total_steps: optimiser steps of the whole run (the decay reaches 0 there).
         warmup_steps: warm-up steps; default 10% of `total_steps`.
-        optimizer: `"adamw"` (the paper) or `"lamb"` (large-batch pre-training).
+        optimizer: `"adamw"` (the paper; `FusedAdamW`, Keras's AdamW with a fused
+            update kernel) or `"lamb"` (large-batch pre-training).
         weight_decay: decoupled weight decay, not applied to LayerNorm or biases.
         global_clipnorm: clip gradients to this global norm (None to disable).
         gradient_accumulation_steps: accumulate this many batches per update.
@@ -40,7 +42,7 @@ def create_optimizer(
     Example:
     >>> opt = create_optimizer(5e-5, total_steps=1000)
     >>> type(opt).__name__
-    'AdamW'
+    'FusedAdamW'
     """
     if warmup_steps is None:
         warmup_steps = int(0.1 * total_steps)
@@ -56,7 +58,7 @@ def create_optimizer(
         gradient_accumulation_steps=gradient_accumulation_steps,
     )
     if optimizer == "adamw":
-        opt = keras.optimizers.AdamW(**common)
+        opt = FusedAdamW(**common)  # Keras's AdamW, one fused kernel per variable update
     elif optimizer == "lamb":
         opt = keras.optimizers.Lamb(**common)
     else:
