@@ -30,10 +30,12 @@ STEPS, LOG_EVERY, CHECKPOINT_EVERY, BATCH = 40, 2, 4, 8
 DEADLINE = 900  # seconds for one cluster run on the loaded 2-core machine
 
 
-def pretrain_argv(output_dir, config, strategy="multi_worker", *extra):
-    return [PYTHON, os.path.join(PROJECT_ROOT, "recipes", "pretrain.py"), "--text", str(SAMPLE_TEXT),
-            "--vocab", str(UNCASED_VOCAB), "--config", str(config), "--seq_length", "64",
-            "--max_predictions_per_seq", "10", "--batch_size", str(BATCH), "--steps", str(STEPS),
+def pretrain_argv(output_dir, config, strategy="multi_worker", *extra, records=None):
+    """`recipes/pretrain.py` on BERT's sample text (masked on the fly), or on `records`."""
+    source = (["--input_files", str(records)] if records else
+              ["--text", str(SAMPLE_TEXT), "--seq_length", "64", "--max_predictions_per_seq", "10"])
+    return [PYTHON, os.path.join(PROJECT_ROOT, "recipes", "pretrain.py"), *source,
+            "--vocab", str(UNCASED_VOCAB), "--config", str(config), "--batch_size", str(BATCH), "--steps", str(STEPS),
             "--learning_rate", "1e-3", "--warmup_steps", "4", "--log_every", str(LOG_EVERY),
             "--checkpoint_every", str(CHECKPOINT_EVERY), "--strategy", strategy,
             "--output_dir", str(output_dir), "--verbose", "0", *extra]
@@ -174,15 +176,13 @@ def test_finetuning_two_workers_identical_weights_and_equal_to_one_process(tmp_p
     assert diff < 1e-6, diff
 
 
-def test_killed_worker_resumes_from_the_last_checkpoint(uninterrupted, tiny_config, tmp_path):
-    """Worker 1 is killed (SIGKILL) once a checkpoint exists; MultiWorkerMirroredStrategy
-    cannot lose a member, so the cluster is started again (both workers, as a job
-    scheduler would) and resumes from the newest checkpoint: the run ends at the same
-    step with every step logged once and the uninterrupted run's weights."""
-    out = tmp_path / "run"
-    argv = pretrain_argv(out, tiny_config)
+def kill_and_restart(argv, out, log_dir):
+    """Starts a 2-worker run, kills worker 1 (SIGKILL) once the first checkpoint exists,
+    stops the survivor, starts the cluster again on the same output directory and lets
+    it finish. Returns a line describing what happened and the newest checkpoint step at
+    the restart."""
     first_checkpoint = out / "checkpoints" / f"ckpt-{CHECKPOINT_EVERY:09d}" / "state.json"
-    with LocalCluster(2, lambda i: argv, str(tmp_path / "logs")) as cluster:
+    with LocalCluster(2, lambda i: argv, str(log_dir)) as cluster:
         started = time.time()
         cluster.start()
         assert cluster.wait_for(first_checkpoint.exists, DEADLINE), cluster.describe()
@@ -203,14 +203,17 @@ def test_killed_worker_resumes_from_the_last_checkpoint(uninterrupted, tiny_conf
         codes = cluster.wait(DEADLINE)
         assert codes == [0, 0], cluster.describe()
         second_seconds = time.time() - started
+    fate = (f"exited with code {survivor} after {survivor_seconds:.1f} s" if survivor is not None
+            else "still running after 120 s, killed")
+    return (f"killed worker 1 at checkpoint step {killed_at}; worker 0 {fate}; newest checkpoint "
+            f"{resume_step}; {first_seconds:.0f} s + {second_seconds:.0f} s"), resume_step
 
+
+def assert_resumed_like(out, uninterrupted, resume_step, what):
+    """The restarted run in `out` resumed at `resume_step` and ended as `uninterrupted`."""
     metrics = json.load(open(out / "metrics.json"))
-    print(f"\nkilled worker 1 at checkpoint step {killed_at}; worker 0 "
-          f"{'exited with code %s after %.1f s' % (survivor, survivor_seconds) if survivor is not None else 'still running after 120 s, killed'}; "
-          f"newest checkpoint {resume_step}; restarted run resumed from step {metrics['resumed_from_step']}; "
-          f"{first_seconds:.0f} s + {second_seconds:.0f} s")
     assert metrics["resumed_from_step"] == resume_step
-    # Nothing lost or repeated: every logged step once, the optimizer at step 40.
+    # Nothing lost or repeated: every logged step once, the optimizer at the last step.
     assert [h["step"] for h in metrics["history"]] == list(range(LOG_EVERY, STEPS + 1, LOG_EVERY))
     assert optimizer_iterations(out / "checkpoints" / f"ckpt-{STEPS:09d}") == STEPS
     assert optimizer_iterations(uninterrupted / "checkpoints" / f"ckpt-{STEPS:09d}") == STEPS
@@ -219,11 +222,47 @@ def test_killed_worker_resumes_from_the_last_checkpoint(uninterrupted, tiny_conf
     assert_identical(final, keras_file_weights(out / "workers" / "worker_1" / "pretrainer.keras"),
                      "restarted worker 0 vs worker 1")
     diff = max_abs_diff(final, keras_file_weights(uninterrupted / "pretrainer.keras"))
-    print(f"restarted vs uninterrupted: max abs weight diff {diff:.2e}")
+    print(f"{what}: resumed from step {metrics['resumed_from_step']}; restarted vs uninterrupted: "
+          f"max abs weight diff {diff:.2e}")
     assert diff <= 1e-6, diff  # measured: 0.0 (bit-identical)
     reference = json.load(open(uninterrupted / "metrics.json"))["history"]
     np.testing.assert_allclose([h["loss"] for h in metrics["history"]], [h["loss"] for h in reference],
                                rtol=1e-6)
+
+
+def test_killed_worker_resumes_from_the_last_checkpoint(uninterrupted, tiny_config, tmp_path):
+    """Worker 1 is killed (SIGKILL) once a checkpoint exists; MultiWorkerMirroredStrategy
+    cannot lose a member, so the cluster is started again (both workers, as a job
+    scheduler would) and resumes from the newest checkpoint: the run ends at the same
+    step with every step logged once and the uninterrupted run's weights."""
+    out = tmp_path / "run"
+    line, resume_step = kill_and_restart(pretrain_argv(out, tiny_config), out, tmp_path / "logs")
+    print("\n" + line)
+    assert_resumed_like(out, uninterrupted, resume_step, "text stream (DATA sharding)")
+
+
+def test_killed_worker_resumes_on_file_sharded_records(tiny_config, tmp_path):
+    """The same on TFRecords written by `recipes/create_pretraining_data.py` from BERT's
+    sample text: sharded by FILE between the workers (`distribute_file_dataset`), each
+    worker's input skips exactly the batches it consumed before the kill."""
+    code, log = run_process([PYTHON, os.path.join(PROJECT_ROOT, "recipes", "create_pretraining_data.py"),
+                             "--input_file", str(SAMPLE_TEXT), "--output_dir", str(tmp_path / "records"),
+                             "--vocab", str(UNCASED_VOCAB), "--max_seq_length", "64",
+                             "--max_predictions_per_seq", "10", "--dupe_factor", "4", "--num_shards", "4",
+                             "--num_workers", "1", "--no_progress"], str(tmp_path / "data.log"), DEADLINE)
+    assert code == 0, log[-4000:]
+    files = sorted(glob.glob(str(tmp_path / "records" / "*.tfrecord")))
+    assert len(files) >= 2, files
+
+    records = tmp_path / "records" / "*.tfrecord"
+    _, seconds = run_cluster(pretrain_argv(tmp_path / "uninterrupted", tiny_config, records=records),
+                             tmp_path / "logs_a")
+    metrics = json.load(open(tmp_path / "uninterrupted" / "metrics.json"))
+    assert metrics["train_data"]["input_files"] and metrics["num_replicas"] == 2
+    line, resume_step = kill_and_restart(pretrain_argv(tmp_path / "run", tiny_config, records=records),
+                                         tmp_path / "run", tmp_path / "logs_b")
+    print(f"\n{len(files)} record files; uninterrupted {seconds:.0f} s; {line}")
+    assert_resumed_like(tmp_path / "run", tmp_path / "uninterrupted", resume_step, "TFRecords (FILE sharding)")
 
 
 def test_file_sharded_records_resume_at_the_exact_batch(tmp_path):
