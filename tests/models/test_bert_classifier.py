@@ -94,8 +94,7 @@ class BertClassifierTest(TestCase):
         sentences = self.sst2.texts[0]
         out = self.run_model_test(model, np.array(sentences), self.sst2.labels)
         self.assertEqual(out.shape, (8, 2))
-        for form in (sentences, tf.constant(sentences), np.array(sentences, dtype=object)):
-            self.assertAllClose(model.predict(form, verbose=0), out, atol=1e-5)
+        self.assertAllClose(model.predict(tf.constant(sentences), verbose=0), out, atol=1e-5)
         self.assertEqual(model.get_config()["dropout"], 0.2)
 
     def test_raw_detection(self):
