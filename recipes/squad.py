@@ -2,8 +2,8 @@
 scorer, and exports a SavedModel that answers questions from raw strings.
 
 With no data flags it runs the embedded demo: it generates a small templated QA set
-(official JSON layout) and its vocabulary into `--output_dir`, trains a tiny BERT from
-scratch, predicts, scores with the official script and exports to
+(official JSON layout) and its vocabulary into `--output_dir`, trains a tiny BERT
+(bert_tiny, 4 heads) from scratch, predicts, scores with the official script and exports to
 `savedmodels/squad/<version>/`, in a few CPU-minutes:
 
     python recipes/squad.py
@@ -53,12 +53,13 @@ from keras_bert_pkg.training.strategies import add_strategy_flags, strategy_from
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The embedded demo: settings where a tiny BERT learns the templated task from scratch.
-DEMO = dict(preset="bert_tiny", max_seq_length=128, doc_stride=64, max_query_length=32,
-            epochs=8, batch_size=32, learning_rate=2e-3, dropout=0.0,
-            train_paragraphs=600, dev_paragraphs=80)
+# (bert_tiny with 4 heads instead of 2 learns it markedly better at the same cost.)
+DEMO = dict(preset="bert_tiny", num_heads=4, max_seq_length=128, doc_stride=64,
+            max_query_length=32, epochs=3, batch_size=16, learning_rate=1e-3, dropout=0.0,
+            train_paragraphs=1800, dev_paragraphs=80)
 # Fine-tuning a pretrained checkpoint (the paper's SQuAD settings, lr for small models).
-REAL = dict(max_seq_length=384, doc_stride=128, max_query_length=64, epochs=2.0,
-            batch_size=32, learning_rate=5e-5, dropout=None)
+REAL = dict(num_heads=None, max_seq_length=384, doc_stride=128, max_query_length=64,
+            epochs=2.0, batch_size=32, learning_rate=5e-5, dropout=None)
 
 
 def parse_args(argv=None):
@@ -69,6 +70,7 @@ def parse_args(argv=None):
     p.add_argument("--predict_file", help="SQuAD JSON to predict and score (default: demo dev)")
     p.add_argument("--init_checkpoint", help="pretrained checkpoint (HF/TF1/Model Garden/keras-hub dir)")
     p.add_argument("--preset", help="random-init architecture (e.g. bert_tiny) when no checkpoint")
+    p.add_argument("--num_heads", type=int, help="override the preset's attention heads")
     p.add_argument("--vocab", help="vocab.txt (default: the checkpoint's, or the demo's)")
     p.add_argument("--cased", action="store_true", help="keep case (cased vocabularies)")
     p.add_argument("--max_seq_length", type=int)
@@ -110,6 +112,10 @@ def parse_args(argv=None):
             setattr(args, key, defaults[key])
     if args.demo and not args.init_checkpoint and not args.preset:
         args.preset = DEMO["preset"]
+        if args.num_heads is None:
+            args.num_heads = DEMO["num_heads"]
+    if args.num_heads and args.init_checkpoint:
+        p.error("--num_heads applies to --preset models only")
     if not args.demo and not args.init_checkpoint and not args.preset:
         p.error("real data needs --init_checkpoint (or --preset to train from scratch)")
     return args
@@ -128,6 +134,8 @@ def build_backbone(args, vocabulary_size):
             raise ValueError(f"--max_seq_length {args.max_seq_length} exceeds the checkpoint's "
                              f"{backbone.max_sequence_length} positions.")
         return backbone
+    if args.num_heads:
+        overrides["num_heads"] = args.num_heads
     return BertBackbone.from_preset(args.preset, vocabulary_size=vocabulary_size,
                                     max_sequence_length=max(args.max_seq_length, 8), **overrides)
 

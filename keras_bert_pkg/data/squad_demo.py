@@ -1,14 +1,22 @@
 """A small SQuAD-style question answering set that the package generates itself.
 
-Paragraphs state templated facts about a few invented people (birthplace, birth year,
-job, employer, instrument, pet, ...), in random order and wording; questions ask for
-one fact of one person, so a model has to find the person named in the question and
-the phrase that carries the asked fact. The v2.0 flavour adds unanswerable questions:
-about a person the paragraph does not mention, or a fact it does not state. The files
-are written in the official SQuAD JSON layout (character `answer_start`s computed
-while the text is built), so the real pipeline and official scorers run on them
-unchanged. It is the embedded default of `recipes/squad.py`, small enough to train
-from scratch in a few CPU-minutes.
+Paragraphs state templated facts about invented people (birthplace, birth year,
+country of residence, job, employer, instrument, pet, ...), in random order and
+wording; each question asks for one stated fact, in one of several wordings. Every
+kind of fact has its own kind of value (cities, years, countries, months, jobs, ...),
+so a model has to tell from the question which fact is asked and find its value in
+the paragraph. The v2.0 flavour adds unanswerable questions: about a person the
+paragraph does not mention, or a fact it does not state. The files are written in the
+official SQuAD JSON layout (character `answer_start`s computed while the text is
+built), so the real pipeline and official scorers run on them unchanged. It is the
+embedded default of `recipes/squad.py`, small enough to train from scratch in a few
+CPU-minutes.
+
+With `people_per_paragraph > 1` (and `shared_facts`), the same kind of fact is stated
+for several people and only the name in the question picks the answer. That binding of
+names to facts is what a 2-layer BERT trained from scratch for a few CPU-minutes does
+*not* learn: measured, it stays at the 50% of guessing between two people, so the
+default is one person per paragraph.
 """
 
 import json
@@ -53,11 +61,17 @@ PET_NAMES = [
     "Biscuit", "Pepper", "Mango", "Shadow", "Noodle", "Pixel", "Waffle", "Clover",
     "Ziggy", "Tofu", "Maple", "Rocket", "Olive", "Pickle",
 ]
+COUNTRIES = [
+    "Portugal", "Norway", "Kenya", "Peru", "Poland", "Japan", "Ireland", "Canada", "Tunisia",
+    "Australia", "Spain", "Italy", "England", "Austria", "France", "Vietnam", "Latvia",
+    "Sweden", "Germany", "Ghana", "Argentina", "Estonia", "Croatia", "Chile", "Mexico",
+]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]
 SPORTS = ["tennis", "chess", "rugby", "cricket", "volleyball", "golf", "badminton", "hockey"]
 
 # attribute: (value pool, statement templates, question templates). `{n}` is the name,
-# `{v}` the answer; statements are single sentences. Some attributes share values
-# (two years, two cities) so a model has to read the wording, not only the word type.
+# `{v}` the answer; statements are single sentences. The value pools do not overlap.
 ATTRIBUTES = {
     "birth_city": (
         CITIES,
@@ -69,10 +83,10 @@ ATTRIBUTES = {
         ["{n} was born in the year {v}.", "The birth year of {n} is {v}."],
         ["When was {n} born?", "In what year was {n} born?", "What is the birth year of {n}?"],
     ),
-    "home_city": (
-        CITIES,
+    "home_country": (
+        COUNTRIES,
         ["{n} now lives in {v}.", "These days {n} lives in {v}.", "{n} moved to {v} later on."],
-        ["Where does {n} live now?", "In which city does {n} live?", "Where did {n} move to?"],
+        ["Where does {n} live now?", "In which country does {n} live?", "Where did {n} move to?"],
     ),
     "job": (
         JOBS,
@@ -84,10 +98,10 @@ ATTRIBUTES = {
         ["{n} is employed by {v}.", "{n} has worked for {v} for years.", "The employer of {n} is {v}."],
         ["Who employs {n}?", "For which organization does {n} work?", "Who is the employer of {n}?"],
     ),
-    "join_year": (
-        [str(y) for y in range(1950, 2025)],
+    "join_month": (
+        MONTHS,
         ["{n} joined the company in {v}.", "{n} started the current job in {v}."],
-        ["When did {n} join the company?", "In what year did {n} start the current job?"],
+        ["When did {n} join the company?", "In which month did {n} start the current job?"],
     ),
     "instrument": (
         INSTRUMENTS,
@@ -117,13 +131,14 @@ ATTRIBUTES = {
 }
 
 
-def _paragraph(rng, people, facts_per_person):
+def _paragraph(rng, people, facts_per_person, shared_facts):
     """Builds one paragraph dict (`context`, `qas`) about `people`."""
     attributes = list(ATTRIBUTES)
     facts = []  # (name, attribute, value, sentence template)
     known = {}
+    common = rng.sample(attributes, facts_per_person)
     for name in people:
-        chosen = rng.sample(attributes, facts_per_person)
+        chosen = common if shared_facts else rng.sample(attributes, facts_per_person)
         known[name] = chosen
         for attribute in chosen:
             pool, statements, _ = ATTRIBUTES[attribute]
@@ -146,12 +161,14 @@ def _paragraph(rng, people, facts_per_person):
 def generate_squad_demo(
     version="1.1",
     num_paragraphs=500,
-    people_per_paragraph=3,
-    facts_per_person=4,
+    people_per_paragraph=1,
+    facts_per_person=6,
     questions_per_paragraph=6,
     unanswerable_fraction=0.33,
     seed=0,
     id_prefix="demo",
+    shared_facts=False,
+    full_names=True,
 ):
     """Generates a templated SQuAD-style data set in the official JSON layout.
 
@@ -165,6 +182,12 @@ def generate_squad_demo(
         unanswerable_fraction: v2.0 only, the share of unanswerable questions.
         seed: random seed; the same arguments give the same data.
         id_prefix: prefix of the question ids (keep train and dev ids apart).
+        shared_facts: state the same kinds of fact for every person of a paragraph, so
+            that only the name in the question tells which value is asked for (with
+            several people and without it, finding the asked kind of value is often
+            enough).
+        full_names: first and last names (else first names only, distinct within a
+            paragraph).
 
     Returns: the dataset dict `{"version", "data": [articles]}`.
 
@@ -181,23 +204,23 @@ def generate_squad_demo(
     if not 1 <= facts_per_person <= len(ATTRIBUTES):
         raise ValueError(f"facts_per_person must be in 1..{len(ATTRIBUTES)}, got {facts_per_person}.")
     rng = random.Random(seed)
-    full_names = [f"{f} {l}" for f in FIRST_NAMES for l in LAST_NAMES]
+    names = [f"{f} {l}" for f in FIRST_NAMES for l in LAST_NAMES] if full_names else list(FIRST_NAMES)
     articles = []
     question_number = 0
     for p in range(num_paragraphs):
         if p % 25 == 0:
             articles.append({"title": f"Demo_people_{len(articles)}", "paragraphs": []})
-        people = rng.sample(full_names, people_per_paragraph)
-        context, spans, known = _paragraph(rng, people, facts_per_person)
+        people = rng.sample(names, people_per_paragraph)
+        context, spans, known = _paragraph(rng, people, facts_per_person, shared_facts)
         qas = []
         for _ in range(questions_per_paragraph):
             question_number += 1
             qid = f"{id_prefix}-{question_number:06d}"
             if version_2 and rng.random() < unanswerable_fraction:
                 if rng.random() < 0.5:  # somebody not in the paragraph
-                    name = rng.choice(full_names)
+                    name = rng.choice(names)
                     while name in known:
-                        name = rng.choice(full_names)
+                        name = rng.choice(names)
                     attribute = rng.choice(list(ATTRIBUTES))
                 else:  # a fact the paragraph does not state
                     name = rng.choice(people)
@@ -232,7 +255,7 @@ def demo_vocabulary(*datasets):
     return specials + sorted(words | pieces)
 
 
-def write_squad_demo(output_dir, version="1.1", num_train_paragraphs=500, num_dev_paragraphs=80, seed=0):
+def write_squad_demo(output_dir, version="1.1", num_train_paragraphs=1800, num_dev_paragraphs=80, seed=0):
     """Generates the demo train and dev sets and their vocabulary into `output_dir`.
 
     Writes `train-v{version}.json`, `dev-v{version}.json` and `vocab.txt`.

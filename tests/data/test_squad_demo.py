@@ -63,6 +63,26 @@ class SquadDemoTest(TestCase):
             if not e.is_impossible:
                 self.assertTrue(stated(e.context_text, *parse_question(e.question_text)))
 
+    def test_default_has_one_candidate_per_question_kind(self):
+        # The value pools do not overlap, so each question has one value of its kind.
+        pools = [set(v[0]) for v in ATTRIBUTES.values()]
+        for i, a in enumerate(pools):
+            for b in pools[i + 1:]:
+                self.assertFalse(a & b)
+
+    def test_several_people_with_shared_facts(self):
+        data = generate_squad_demo("1.1", num_paragraphs=20, people_per_paragraph=3,
+                                   shared_facts=True, full_names=False, seed=5)
+        for paragraph in (p for a in data["data"] for p in a["paragraphs"]):
+            context = paragraph["context"]
+            names = {parse_question(qa["question"])[0] for qa in paragraph["qas"]}
+            for qa in paragraph["qas"]:
+                name, attribute = parse_question(qa["question"])
+                self.assertNotIn(" ", name)  # first names only
+                # Every person mentioned has the asked kind of fact stated.
+                for other in names:
+                    self.assertTrue(stated(context, other, attribute))
+
     def test_deterministic(self):
         self.assertEqual(generate_squad_demo("2.0", 5, seed=7), generate_squad_demo("2.0", 5, seed=7))
         self.assertNotEqual(generate_squad_demo("2.0", 5, seed=7), generate_squad_demo("2.0", 5, seed=8))

@@ -49,7 +49,7 @@ class SquadRecipeTest(TestCase):
             for key in ("exact_match", "f1", "best_f1", "best_f1_thresh"):
                 self.assertAlmostEqual(written[key], rescored[key])
                 self.assertAlmostEqual(metrics[key], rescored[key])
-            self.assertEqual(written["train_steps"], 6)  # ceil(30 * 6 / 32) for one epoch
+            self.assertEqual(written["train_steps"], -(-written["train_features"] // 16))  # 1 epoch
 
             # The SavedModel answers from raw strings.
             self.assertEqual(metrics["export_path"], os.path.join(serving, "squad", "1"))
@@ -100,7 +100,9 @@ class SquadRecipeDefaultRunTest(TestCase):
             with open(os.path.join(out, "metrics.json")) as f:
                 metrics = json.load(f)
         print({k: metrics[k] for k in ("exact_match", "f1", "cpu_seconds", "wall_seconds")})
-        self.assertGreater(metrics["exact_match"], 50.0)
-        self.assertGreater(metrics["f1"], 50.0)
+        # Measured: EM 95.2 / F1 96.4 in 178 CPU-seconds (chance, a random fact of the
+        # paragraph: about 17).
+        self.assertGreater(metrics["exact_match"], 80.0)
+        self.assertGreater(metrics["f1"], 80.0)
         self.assertLess(metrics["cpu_seconds"], 300.0)
         self.assertTrue(metrics["export_path"].endswith(os.path.join("squad", "1")))
