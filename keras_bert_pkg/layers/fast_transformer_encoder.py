@@ -87,15 +87,17 @@ class FastTransformerEncoder(TransformerEncoder):
         residual = x
         if self.normalize_first:
             x = self._self_attention_layer_norm(x)
-        qkv_kernel = tf.concat([self._kernel(attention._query_dense, hidden),
+        # The 1/sqrt(head_dim) scaling of the queries is folded into their kernel and bias
+        # (a pass over [hidden, hidden] weights instead of over every query).
+        scale = tf.cast(1.0 / float(head_dim) ** 0.5, self.compute_dtype)
+        qkv_kernel = tf.concat([self._kernel(attention._query_dense, hidden) * scale,
                                 self._kernel(attention._key_dense, hidden),
                                 self._kernel(attention._value_dense, hidden)], axis=1)
-        qkv_bias = tf.concat([self._bias(attention._query_dense), self._bias(attention._key_dense),
+        qkv_bias = tf.concat([self._bias(attention._query_dense) * scale, self._bias(attention._key_dense),
                               self._bias(attention._value_dense)], axis=0)
         qkv = tf.nn.bias_add(tf.matmul(x, qkv_kernel), qkv_bias)
         qkv = tf.transpose(tf.reshape(qkv, [batch, length, 3, num_heads, head_dim]), [2, 0, 3, 1, 4])
         query, key, value = qkv[0], qkv[1], qkv[2]  # [batch, heads, length, head_dim]
-        query = query * tf.cast(1.0 / float(head_dim) ** 0.5, query.dtype)
         scores = tf.matmul(query, key, transpose_b=True)  # [batch, heads, length, length]
         mask = self._attention_mask(padding_mask, attention_mask)
         if mask is not None:

@@ -71,7 +71,7 @@ class SquadRecipeTest(TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             metrics = recipe.main([
                 "--preset", "bert_tiny", "--demo_train_paragraphs", "20", "--demo_dev_paragraphs",
-                "6", "--max_seq_length", "48", "--doc_stride", "16", "--max_query_length", "16",
+                "6", "--max_seq_length", "40", "--doc_stride", "8", "--max_query_length", "16",
                 "--epochs", "0.5", "--batch_size", "16", "--output_dir", tmp, "--no_export"])
             self.assertGreater(metrics["dev_features"], 3 * metrics["dev_questions"])
             self.assertEqual(metrics["train_steps"], round(0.5 * -(-metrics["train_features"] // 16)))

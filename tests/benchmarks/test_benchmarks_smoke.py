@@ -1,0 +1,107 @@
+"""Each benchmark's `main` at its smallest settings: it runs, times ours and the peers,
+and its report holds what the docs table is built from."""
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.test_case import TestCase
+
+QUICK = ["--repeats", "1", "--warmup", "1", "--no_gemm"]
+
+
+class BenchmarksSmokeTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        self.tmp = Path(tempfile.mkdtemp())
+
+    def _run(self, module, *args):
+        report_path = self.tmp / "report.json"
+        report = module.main(list(args) + QUICK + ["--json", str(report_path)])
+        self.assertEqual(json.loads(report_path.read_text())["benchmark"], report["benchmark"])
+        return report
+
+    def _implementations(self, report):
+        return {r["implementation"] for r in report["rows"]}
+
+    def _assert_timed(self, report):
+        for row in report["rows"]:
+            self.assertGreater(row["items_per_s"], 0, row)
+            self.assertGreater(row["items_per_cpu_s"], 0, row)
+        for c in report["comparisons"]:
+            self.assertGreater(c["ratio_wall"], 0, c)
+
+    def test_backbone_inference(self):
+        from benchmarks import backbone_inference
+
+        report = self._run(backbone_inference, "--cases", "tiny:2:16", "--precisions", "float32",
+                           "--min_sample_seconds", "0")
+        self.assertEqual(self._implementations(report), {"ours", "ours (gelu)", "keras-hub", "Model Garden"})
+        self.assertEqual({(c["ours"], c["peer"]) for c in report["comparisons"]},
+                         {("ours (gelu) fp32", "keras-hub fp32"), ("ours fp32", "Model Garden fp32")})
+        self.assertTrue(any("Hugging Face" in n for n in report["notes"]))
+        self.assertEqual(len(report["machine"]["load_start"]), 3)
+        self._assert_timed(report)
+
+    def test_text_to_predictions(self):
+        from benchmarks import text_to_predictions
+
+        report = self._run(text_to_predictions, "--max_sentences", "12", "--peer_sentences", "4",
+                           "--batch_size", "4", "--precisions", "float32", "--peers", "keras_hub")
+        self.assertEqual(self._implementations(report),
+                         {"ours (length-bucketed)", "keras-hub defaults (pad to 512)"})
+        # Length bucketing computes the same logits as padding every sentence to 512.
+        self.assertLess(report["bucketing_check_max_abs_diff"], 1e-4)
+        self._assert_timed(report)
+
+    @pytest.mark.slow
+    def test_training_step(self):
+        from benchmarks import training_step
+
+        report = self._run(training_step, "--case", "tiny:2:16", "--predictions", "3", "--tasks", "pretrain",
+                           "--precisions", "float32", "--min_sample_seconds", "0")
+        self.assertEqual(self._implementations(report), {"ours", "Model Garden", "keras-hub (MLM only)"})
+        self._assert_timed(report)
+
+    def test_tokenizer_throughput(self):
+        from benchmarks import tokenizer_throughput
+
+        report = self._run(tokenizer_throughput, "--max_texts", "8", "--min_sample_seconds", "0")
+        self.assertIn("ours", self._implementations(report))
+        self.assertIn("keras-hub", self._implementations(report))
+        self.assertEqual({r["case"] for r in report["rows"]}, {"SST-2 dev sentences", "SQuAD v1.1 dev contexts"})
+        self._assert_timed(report)
+
+    def test_pretraining_data(self):
+        from benchmarks import pretraining_data
+
+        report = self._run(pretraining_data, "--max_documents", "2", "--dupe_factor", "1", "--workers", "1")
+        counts = {r["implementation"]: r["items_per_call"] for r in report["rows"]}
+        self.assertEqual(set(counts), {"ours (1 worker)", "Model Garden"})
+        # One shard, the same seed: the original algorithm gives the same instances.
+        self.assertEqual(counts["ours (1 worker)"], counts["Model Garden"])
+        self.assertGreater(counts["Model Garden"], 0)
+        self._assert_timed(report)
+
+    @pytest.mark.slow
+    def test_peak_memory(self):
+        from benchmarks import peak_memory
+
+        report = self._run(peak_memory, "--workloads", "inference", "--inference_case", "tiny:2:16",
+                           "--precisions", "float32", "--impls", "ours", "--steps", "1")
+        (result,) = report["results"]
+        self.assertGreater(result["peak_mb"], result["baseline_mb"])
+        self.assertGreaterEqual(result["peak_mb"], result["steady_peak_mb"])
+
+    @pytest.mark.slow
+    def test_quantization(self):
+        from benchmarks import quantization
+
+        report = self._run(quantization, "--model", str(self.tmp / "clf.keras"), "--train_examples", "32",
+                           "--dev_examples", "32", "--variants", "fp32,int8")
+        self.assertEqual(set(report["accuracy"]), {"fp32", "int8"})
+        for value in report["accuracy"].values():
+            self.assertTrue(0.0 <= value <= 1.0)
+        self.assertTrue((self.tmp / "clf.keras").exists())
