@@ -71,16 +71,3 @@ class NerRecipeTest(TestCase):
         logits = served.signatures["serve_token_ids"](**{
             k: tf.constant(features[k]) for k in ("token_ids", "segment_ids", "padding_mask")})["logits"]
         self.assertEqual(aligner.decode(np.asarray(logits), features), predicted)
-
-    def test_export_never_overwrites(self):
-        import keras
-
-        recipe = load_recipe("plain_export")  # the stand-in export glue.py still uses
-        tmp = self.get_temp_dir()
-        inputs = keras.Input(shape=(3,))
-        model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
-        first = recipe.export_savedmodel(model, tmp, "toy", {"a.json": {"x": 1}})
-        second = recipe.export_savedmodel(model, tmp, "toy")
-        self.assertEqual([os.path.basename(first), os.path.basename(second)], ["1", "2"])
-        self.assertTrue(os.path.exists(os.path.join(first, "saved_model.pb")))
-        self.assertTrue(os.path.exists(os.path.join(first, "assets.extra", "a.json")))
