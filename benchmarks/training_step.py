@@ -23,7 +23,9 @@ Larger runs:
     python benchmarks/training_step.py --case base:32:128 --repeats 5 --xla
 """
 
-import gc
+import argparse
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -149,6 +151,51 @@ def keras_hub_step(task, size, x, y):
     return lambda: model.train_on_batch(features, labels)
 
 
+def time_group(spec):
+    """Builds ours and one peer for one (task, precision) and times them in turns; returns a
+    JSON-able dict: each name's `Timing` fields, or the peer's failure."""
+    size, batch, length = parse_case(spec["case"])
+    x, y = pretraining_batch(batch, length, spec["predictions"])
+    task, peer, peer_name = spec["task"], spec["peer"], spec["peer_name"]
+    builders = {
+        "ours": lambda: ours_step(task, size, x, y),
+        peer_name: {"Model Garden": lambda: model_garden_step(task, size, x, y),
+                    "keras-hub": lambda: keras_hub_step(task, size, x, y),
+                    "ours + XLA": lambda: ours_step(task, size, x, y, jit=True)}[peer],
+    }
+    steps = {}
+    common.set_policies(spec["precision"])
+    try:
+        for name, build in builders.items():
+            try:
+                steps[name] = build()
+                steps[name]()  # the first step traces; a failure shows here
+            except Exception as e:  # a peer failing in this set-up is reported, not fatal
+                if name == "ours":
+                    raise
+                message = str(e).strip().splitlines()
+                reason = next((m.strip() for m in reversed(message) if "Error" in m),
+                              message[-1] if message else "")
+                return {"failed": f"{name} failed: {type(e).__name__}: {reason[:300]}"}
+    finally:
+        common.set_policies("float32")
+    timings = common.time_interleaved(steps, batch, repeats=spec["repeats"], warmup=spec["warmup"],
+                                      min_sample_seconds=spec["min_sample_seconds"])
+    return {name: {"items": t.items, "calls": t.calls, "wall": t.wall, "cpu": t.cpu}
+            for name, t in timings.items()}
+
+
+def _run_child(spec):
+    """`time_group` in a fresh process: every group's models, optimizers and traced
+    functions are freed with it (in one process, Base-size groups pile up past 24 GB)."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+                          stdout=subprocess.PIPE, text=True)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        return {"failed": f"the measuring process ended with exit code {proc.returncode}"}
+    return json.loads(line[len("RESULT "):])
+
+
 def main(argv=None):
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--case", default="base:8:128", help="size:batch:length")
@@ -158,10 +205,13 @@ def main(argv=None):
     parser.add_argument("--peers", default="model_garden,keras_hub")
     parser.add_argument("--xla", action="store_true", help="add ours with jit_compile=True")
     parser.add_argument("--min_sample_seconds", type=float, default=0.5)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        print("RESULT " + json.dumps(time_group(json.loads(args.child))), flush=True)
+        return None
     info = common.start(TITLE, args)
     size, batch, length = parse_case(args.case)
-    x, y = pretraining_batch(batch, length, args.predictions)
     peers = [p for p in args.peers.split(",") if p]
     rows, comparisons, notes = [], [], []
     groups = []  # each group: ours and one peer, alive together and timed in turns
@@ -178,36 +228,16 @@ def main(argv=None):
             for peer in groups:
                 peer_name = peer + (" (MLM only)" if peer == "keras-hub" and task == "pretrain" else "")
                 print(f"\n{case}, {precision}: ours and {peer_name}", flush=True)
-                builders = {
-                    "ours": lambda: ours_step(task, size, x, y),
-                    peer_name: {"Model Garden": lambda: model_garden_step(task, size, x, y),
-                                "keras-hub": lambda: keras_hub_step(task, size, x, y),
-                                "ours + XLA": lambda: ours_step(task, size, x, y, jit=True)}[peer],
-                }
-                steps = {}
-                common.set_policies(precision)
-                try:
-                    for name, build in builders.items():
-                        try:
-                            steps[name] = build()
-                            steps[name]()  # the first step traces; a failure shows here
-                        except Exception as e:  # a peer failing in this set-up is reported, not fatal
-                            if name == "ours":
-                                raise
-                            message = str(e).strip().splitlines()
-                            reason = next((m.strip() for m in reversed(message) if "Error" in m),
-                                          message[-1] if message else "")
-                            notes.append(f"{case} {p}: {name} failed: {type(e).__name__}: {reason[:300]}")
-                            print(f"  {name}: FAILED ({type(e).__name__}: {reason[:300]})", flush=True)
-                            steps.pop(name, None)
-                finally:
-                    common.set_policies("float32")
-                if peer_name not in steps:
-                    del steps
-                    gc.collect()
+                spec = {"task": task, "precision": precision, "peer": peer, "peer_name": peer_name,
+                        "case": args.case, "predictions": args.predictions, "repeats": args.repeats,
+                        "warmup": args.warmup, "min_sample_seconds": args.min_sample_seconds}
+                result = _run_child(spec)
+                if "failed" in result:
+                    notes.append(f"{case} {p}: {result['failed']}")
+                    print(f"  FAILED ({result['failed']})", flush=True)
                     continue
-                timings = common.time_interleaved(steps, batch, repeats=args.repeats, warmup=args.warmup,
-                                                  min_sample_seconds=args.min_sample_seconds)
+                timings = {name: common.Timing(name, r["items"], r["calls"], r["wall"], r["cpu"])
+                           for name, r in result.items()}
                 ours_row = common.Row(case, "ours", p, timings["ours"], note=f"timed with {peer_name}")
                 peer_row = common.Row(case, peer_name, p, timings[peer_name])
                 rows += [ours_row, peer_row]
@@ -215,10 +245,8 @@ def main(argv=None):
                 for row in (ours_row, peer_row):
                     print(f"  {row.implementation}: {row.timing.items_per_second:.2f} seq/s, "
                           f"{row.timing.items_per_cpu_second:.2f} seq/CPU-s", flush=True)
-                del steps, timings
-                gc.collect()
-    notes += ["ours is timed in turns with one peer at a time (two models in memory), so each peer has "
-              "its own 'ours' row; ratios are within those pairs",
+    notes += ["ours is timed in turns with one peer at a time (two models in memory, each pair in a fresh "
+              "process), so each peer has its own 'ours' row; ratios are within those pairs",
               "exact (erf) GELU in every implementation; AdamW with global-norm clipping 1.0 in all",
               "keras-hub (MLM only): keras-hub's BertMaskedLM has no next-sentence head"]
     return common.finish(TITLE, info, args, rows, comparisons, "seq", notes)
