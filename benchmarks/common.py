@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -232,6 +233,19 @@ def time_interleaved(candidates, items, repeats=3, warmup=1, min_sample_seconds=
             t.wall.append(time.perf_counter() - w)
             t.cpu.append(cpu_seconds() - c)
     return timings
+
+
+def run_in_child(script, spec):
+    """Runs `python <script> --child '<spec as JSON>'` in a fresh process (nothing of one
+    measurement stays allocated for the next) and returns the JSON dict the child printed
+    on its `RESULT ` line, or `{"failed": reason}` (its last error line, or exit code)."""
+    proc = subprocess.run([sys.executable, str(script), "--child", json.dumps(spec)],
+                          capture_output=True, text=True)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if line is not None:
+        return json.loads(line[len("RESULT "):])
+    errors = [ln for ln in proc.stderr.splitlines() if "Error" in ln]
+    return {"failed": errors[-1].strip()[:300] if errors else f"exit code {proc.returncode}"}
 
 
 # --- tables ----------------------------------------------------------------------------

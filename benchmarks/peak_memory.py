@@ -22,7 +22,6 @@ Larger runs:
 """
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -102,17 +101,13 @@ def main(argv=None):
             for impl in args.impls.split(","):
                 spec = {"impl": impl, "workload": workload, "case": case, "precision": precision,
                         "predictions": args.predictions, "steps": args.steps}
-                proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
-                                      capture_output=True, text=True)
-                line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
                 label = f"{workload} {case} {common.short_precision(precision)}"
-                if line is None:
-                    errors = [ln for ln in proc.stderr.splitlines() if "Error" in ln]
-                    reason = errors[-1].strip() if errors else f"exit code {proc.returncode}"
-                    notes.append(f"{label}: {impl} failed: {reason[:300]}")
-                    print(f"{label}: {impl} FAILED ({reason[:300]})", flush=True)
+                result = common.run_in_child(Path(__file__).resolve(), spec)
+                if "failed" in result:
+                    notes.append(f"{label}: {impl} failed: {result['failed']}")
+                    print(f"{label}: {impl} FAILED ({result['failed']})", flush=True)
                     continue
-                result = dict(spec, label=label, **json.loads(line[len("RESULT "):]))
+                result = dict(spec, label=label, **result)
                 results.append(result)
                 print(f"{label}: {impl}: peak {result['peak_mb']:.0f} MB, steady {result['steady_peak_mb']:.0f} MB, "
                       f"model + work {result['model_and_work_mb']:.0f} MB", flush=True)

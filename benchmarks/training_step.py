@@ -25,7 +25,6 @@ Larger runs:
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -185,17 +184,6 @@ def time_group(spec):
             for name, t in timings.items()}
 
 
-def _run_child(spec):
-    """`time_group` in a fresh process: every group's models, optimizers and traced
-    functions are freed with it (in one process, Base-size groups pile up past 24 GB)."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
-                          stdout=subprocess.PIPE, text=True)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if line is None:
-        return {"failed": f"the measuring process ended with exit code {proc.returncode}"}
-    return json.loads(line[len("RESULT "):])
-
-
 def main(argv=None):
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--case", default="base:8:128", help="size:batch:length")
@@ -231,7 +219,8 @@ def main(argv=None):
                 spec = {"task": task, "precision": precision, "peer": peer, "peer_name": peer_name,
                         "case": args.case, "predictions": args.predictions, "repeats": args.repeats,
                         "warmup": args.warmup, "min_sample_seconds": args.min_sample_seconds}
-                result = _run_child(spec)
+                # A fresh process per pair: in one process, Base-size pairs pile up past 24 GB.
+                result = common.run_in_child(Path(__file__).resolve(), spec)
                 if "failed" in result:
                     notes.append(f"{case} {p}: {result['failed']}")
                     print(f"  FAILED ({result['failed']})", flush=True)

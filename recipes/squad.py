@@ -61,7 +61,7 @@ DEMO = dict(preset="bert_tiny", num_heads=4, max_seq_length=128, doc_stride=64,
             max_query_length=32, epochs=3, batch_size=16, learning_rate=1e-3, dropout=0.0,
             train_paragraphs=1800, dev_paragraphs=80)
 # Fine-tuning a pretrained checkpoint (the paper's SQuAD settings, lr for small models).
-REAL = dict(num_heads=None, max_seq_length=384, doc_stride=128, max_query_length=64,
+REAL = dict(max_seq_length=384, doc_stride=128, max_query_length=64,
             epochs=2.0, batch_size=32, learning_rate=5e-5, dropout=None)
 
 

@@ -34,6 +34,22 @@ def _num_examples(x):
     return int(shape[0]) if shape is not None and len(shape) > 0 else len(first)
 
 
+def first_replica_spec(dataset):
+    """The `element_spec` of a (distributed) dataset with per-replica specs replaced by
+    replica 0's: the shapes and dtypes one replica's batch has. None when `dataset` has
+    no spec."""
+    spec = getattr(dataset, "element_spec", None)
+    if spec is None:
+        return None
+
+    def one(leaf):
+        if type(leaf).__name__ == "PerReplicaSpec":
+            return leaf._component_specs[0]
+        return leaf
+
+    return tf.nest.map_structure(one, spec)
+
+
 class BertTask(keras.Model):
     """A functional task model over a `BertBackbone`, with optional raw-text input.
 
@@ -123,11 +139,9 @@ class BertTask(keras.Model):
         # dataset's first iterator. Read them from the dataset's spec (replica 0's)
         # instead. (`training.strategies.get_strategy` fixes this for every model.)
         if iterator is not None and data_batch is None and self._distribute_strategy is not None:
-            spec = getattr(getattr(iterator, "_distributed_dataset", None), "element_spec", None)
+            spec = first_replica_spec(getattr(iterator, "_distributed_dataset", None))
             if spec is not None:
-                data_batch = tf.nest.map_structure(
-                    lambda s: s._component_specs[0] if type(s).__name__ == "PerReplicaSpec" else s, spec)
-                iterator = None
+                data_batch, iterator = spec, None
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # --- serialization ------------------------------------------------------------

@@ -48,6 +48,8 @@ import os
 
 import tensorflow as tf
 
+from keras_bert_pkg.models.bert_task import first_replica_spec
+
 STRATEGY_NAMES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 _ALIASES = {"multi_worker_mirrored": "multi_worker", "none": "default", "": "default"}
 SHARDING_POLICIES = {
@@ -185,22 +187,6 @@ def get_strategy(name="auto", devices=None, tpu=None):
         _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return _tpu_strategy(tpu)
-
-
-def first_replica_spec(dataset):
-    """The `element_spec` of a (distributed) dataset with per-replica specs replaced by
-    replica 0's: the shapes and dtypes one replica's batch has. None when `dataset` has
-    no spec."""
-    spec = getattr(dataset, "element_spec", None)
-    if spec is None:
-        return None
-
-    def one(leaf):
-        if type(leaf).__name__ == "PerReplicaSpec":
-            return leaf._component_specs[0]
-        return leaf
-
-    return tf.nest.map_structure(one, spec)
 
 
 def _fix_keras_for_distribution():
