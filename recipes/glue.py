@@ -4,6 +4,9 @@ The paper's recipe (section 4.1): AdamW (weight decay 0.01, not on LayerNorm/bia
 linear warm-up then linear decay, batch 32, learning rate 5e-5 / 3e-5 / 2e-5, dropout 0.1
 on the pooled output. Training batches are length-bucketed and padded only to their
 longest row (`--no_bucketing`: pad every batch to `--max_seq_length`, as the original).
+`--restarts N` is the paper's remedy for small data sets (section 5 / appendix A.3): N
+fine-tuning runs from the same checkpoint with other seeds (data order, classifier
+initialisation, dropout), keeping the one with the best dev score.
 
 Writes to `--output_dir`: `metrics.json` (dev metrics as GLUE reports them, timings,
 settings), `dev_predictions.tsv` (MNLI: one per dev set), `submission/<TASK>.tsv` (GLUE
@@ -86,6 +89,10 @@ def parse_args(argv=None):
     p.add_argument("--no_test", action="store_true", help="skip the test-set submission files")
     p.add_argument("--log_every", type=int, default=50, help="training-curve points every N steps")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--restarts", type=int, default=1,
+                   help="fine-tune N times (seeds seed..seed+N-1: other shuffling and classifier "
+                        "init, same checkpoint) and keep the run with the best dev score, as the "
+                        "paper did on small data sets; every run's scores go to metrics.json")
     p.add_argument("--output_dir", default=None, help="default: runs/glue_<task>")
     p.add_argument("--export_dir", default=os.path.join(PROJECT_ROOT, "savedmodels"))
     p.add_argument("--no_export", action="store_true")
@@ -95,6 +102,8 @@ def parse_args(argv=None):
         p.error("give --init_checkpoint or --preset, not both")
     if not args.init_checkpoint and not args.preset:
         p.error("give --init_checkpoint PATH (fine-tuning) or --preset NAME (random init)")
+    if args.restarts < 1:
+        p.error(f"--restarts must be >= 1, got {args.restarts}")
     args.output_dir = args.output_dir or os.path.join(PROJECT_ROOT, "runs", f"glue_{args.task}")
     return args
 
@@ -147,6 +156,11 @@ class DevEvaluator(keras.callbacks.Callback):
         print(f"epoch {epoch + 1}: " + "; ".join(
             f"{name} " + ", ".join(f"{k} {v:.4f}" for k, v in m.items())
             for name, (_, _, m) in self.last.items()) + f" ({self.seconds:.0f} s)", flush=True)
+
+
+def _dev_score(dev_metrics):
+    """One number per run: the GLUE score, averaged over the dev sets (MNLI has two)."""
+    return float(np.mean([metrics["score"] for metrics in dev_metrics.values()]))
 
 
 def _metric_task(task, dev_name):
@@ -228,28 +242,50 @@ def train(args):
     dev_features = {n: (s, tokenize_to_ragged(preprocessor, s.features)) for n, s in dev_sets.items()}
     tokenize_seconds = time.time() - t0
     lengths = example_lengths(train_features)
-    if args.no_bucketing:
-        train_ds = _fixed_length_dataset(train_features, train.labels, args.batch_size,
-                                         args.max_seq_length, pad, args.seed)
-        steps_per_epoch = -(-len(train) // args.batch_size)
-    else:
-        boundaries = default_boundaries(args.max_seq_length)
-        train_ds = bucketed_dataset(train_features, train.labels, args.batch_size, boundaries,
-                                    seed=args.seed, pad_token_id=pad).repeat()
-        steps_per_epoch = num_bucketed_batches(lengths, args.batch_size, boundaries)
+    steps_per_epoch = (-(-len(train) // args.batch_size) if args.no_bucketing else
+                       num_bucketed_batches(lengths, args.batch_size, default_boundaries(args.max_seq_length)))
     total_steps = steps_per_epoch * args.epochs
 
-    # --- fine-tuning -------------------------------------------------------------
-    model.compile(optimizer=create_optimizer(
-        args.learning_rate, total_steps, warmup_steps=int(args.warmup_fraction * total_steps),
-        weight_decay=args.weight_decay))
-    logger = StepLossLogger(min(args.log_every, max(total_steps // 2, 1)))
-    evaluator = DevEvaluator(spec.name, dev_features, args.eval_batch_size, pad)
-    t0, cpu0 = time.time(), time.process_time()
-    history = model.fit(train_ds, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=[logger, evaluator], shuffle=False, verbose=2)
-    train_seconds = time.time() - t0 - evaluator.seconds * len(evaluator.history)
-    fit_cpu_seconds = time.process_time() - cpu0
+    # --- fine-tuning (each restart from the checkpoint, with its own seed) ---------------
+    runs, best = [], None
+    fit_cpu_seconds = 0.0
+    for restart in range(args.restarts):
+        seed = args.seed + restart
+        if restart:
+            keras.utils.set_random_seed(seed)
+            _, _, model = build_model(args, spec.num_classes)
+        if args.no_bucketing:
+            train_ds = _fixed_length_dataset(train_features, train.labels, args.batch_size,
+                                             args.max_seq_length, pad, seed)
+        else:
+            train_ds = bucketed_dataset(train_features, train.labels, args.batch_size,
+                                        default_boundaries(args.max_seq_length),
+                                        seed=seed, pad_token_id=pad).repeat()
+        if args.restarts > 1:
+            print(f"restart {restart + 1}/{args.restarts}: seed {seed}", flush=True)
+        model.compile(optimizer=create_optimizer(
+            args.learning_rate, total_steps, warmup_steps=int(args.warmup_fraction * total_steps),
+            weight_decay=args.weight_decay))
+        logger = StepLossLogger(min(args.log_every, max(total_steps // 2, 1)))
+        evaluator = DevEvaluator(spec.name, dev_features, args.eval_batch_size, pad)
+        t0, cpu0 = time.time(), time.process_time()
+        history = model.fit(train_ds, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
+                            callbacks=[logger, evaluator], shuffle=False, verbose=2)
+        run = {"seed": seed,
+               "dev": {name: metrics for name, (_, _, metrics) in evaluator.last.items()},
+               "dev_per_epoch": evaluator.history,
+               "train_seconds": round(time.time() - t0 - evaluator.seconds * len(evaluator.history), 1),
+               "fit_cpu_seconds": round(time.process_time() - cpu0, 1)}
+        fit_cpu_seconds += run["fit_cpu_seconds"]
+        runs.append(run)
+        score = _dev_score(run["dev"])
+        if best is None or score > best[0]:
+            best = (score, model, logger, evaluator, history, run)
+    _, model, logger, evaluator, history, chosen = best
+    train_seconds = sum(r["train_seconds"] for r in runs)
+    if args.restarts > 1:
+        print("restarts, dev score by seed: " + ", ".join(f"{r['seed']}: {_dev_score(r['dev']):.4f}" for r in runs)
+              + f"; kept seed {chosen['seed']}", flush=True)
 
     # --- outputs ------------------------------------------------------------------
     os.makedirs(args.output_dir, exist_ok=True)
@@ -297,6 +333,8 @@ def train(args):
         "precision": precision,
         "init": args.init_checkpoint or f"preset:{args.preset}",
         "final_train_loss": float(history.history["loss"][-1]),
+        "seed": chosen["seed"],
+        "restarts": runs,
         "tokenize_seconds": round(tokenize_seconds, 1),
         "train_seconds": round(train_seconds, 1),
         "eval_seconds_per_epoch": round(evaluator.seconds, 1),

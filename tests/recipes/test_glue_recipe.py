@@ -109,6 +109,23 @@ class GlueRecipeTest(TestCase):
             else:
                 self.assertFalse(os.path.exists(os.path.join(out, "submission")))
 
+    def test_restarts_keep_the_best_dev_run(self):
+        """--restarts 3 on real MRPC: three seeds from the same checkpoint, the best dev run
+        kept (its predictions written), its seed-0 run identical to a plain run."""
+        train, dev = 24, 24
+        _, plain = self.run_task("mrpc", train=train, dev=dev, extra=("--no_test",))
+        out, summary = self.run_task("mrpc", train=train, dev=dev, extra=("--no_test", "--restarts", "3"))
+        runs = summary["restarts"]
+        self.assertEqual([r["seed"] for r in runs], [0, 1, 2])
+        self.assertEqual(runs[0]["dev"], plain["dev"])  # restart 0 is the plain run
+        scores = [r["dev"]["mrpc"]["score"] for r in runs]
+        best = runs[int(np.argmax(scores))]
+        self.assertEqual(summary["seed"], best["seed"])
+        self.assertEqual(summary["dev"], best["dev"])
+        self.check_dev_scores("mrpc", out, summary)  # the written predictions are the kept run's
+        with self.assertRaises(SystemExit):
+            self.recipe.parse_args(["--task", "mrpc", "--preset", "bert_tiny", "--restarts", "0"])
+
     def test_stsb_regression_and_export(self):
         export = os.path.join(self.get_temp_dir(), "savedmodels")
         out, summary = self.run_task("stsb", extra=("--export_dir", export))
