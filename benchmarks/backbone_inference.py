@@ -102,7 +102,8 @@ def main(argv=None):
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated size:batch:length")
     parser.add_argument("--long", action="store_true", help=f"also run {LONG_CASES}")
-    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
+    parser.add_argument("--precisions", default=common.default_precisions(),
+                        help="float32 and mixed_bfloat16 where the CPU has bfloat16 instructions")
     parser.add_argument("--peers", default="keras_hub,model_garden,huggingface")
     parser.add_argument("--xla", action="store_true", help="add ours with jit_compile=True")
     parser.add_argument("--min_sample_seconds", type=float, default=1.0,
@@ -139,6 +140,8 @@ def main(argv=None):
             for name, (_, peer) in forwards.items():
                 if peer and peer in by_name:
                     comparisons.append((by_name[name], by_name[peer]))
+            if "ours (gelu)" in by_name and "Hugging Face" in by_name:  # both the exact GELU
+                comparisons.append((by_name["ours (gelu)"], by_name["Hugging Face"]))
             del forwards, timings
             gc.collect()
     notes.append("ours (gelu) = our BertBackbone with keras-hub's exact GELU; ours = our default "

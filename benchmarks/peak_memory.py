@@ -85,7 +85,8 @@ def main(argv=None):
     parser.add_argument("--pretrain_case", default="base:8:128")
     parser.add_argument("--predictions", type=int, default=20)
     parser.add_argument("--workloads", default="inference,pretrain")
-    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
+    parser.add_argument("--precisions", default=common.default_precisions(),
+                        help="float32 and mixed_bfloat16 where the CPU has bfloat16 instructions")
     parser.add_argument("--impls", default="ours,keras-hub,Model Garden")
     parser.add_argument("--steps", type=int, default=2, help="steady-state calls after the first")
     parser.add_argument("--child", default=None, help=argparse_hidden())

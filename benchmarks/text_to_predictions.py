@@ -101,7 +101,8 @@ def main(argv=None):
     parser.add_argument("--max_sentences", type=int, default=0, help="use the first N dev sentences (0: all)")
     parser.add_argument("--peer_sentences", type=int, default=64,
                         help="sentences the fixed-length keras-hub peers are timed on (0: all)")
-    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
+    parser.add_argument("--precisions", default=common.default_precisions(),
+                        help="float32 and mixed_bfloat16 where the CPU has bfloat16 instructions")
     parser.add_argument("--peers", default="keras_hub,keras_hub_128,huggingface")
     args = parser.parse_args(argv)
     info = common.start(TITLE, args)

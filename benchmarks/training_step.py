@@ -189,7 +189,8 @@ def main(argv=None):
     parser.add_argument("--case", default="base:8:128", help="size:batch:length")
     parser.add_argument("--predictions", type=int, default=20, help="masked positions per sequence")
     parser.add_argument("--tasks", default="pretrain,finetune")
-    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
+    parser.add_argument("--precisions", default=common.default_precisions(),
+                        help="float32 and mixed_bfloat16 where the CPU has bfloat16 instructions")
     parser.add_argument("--peers", default="model_garden,keras_hub")
     parser.add_argument("--xla", action="store_true", help="add ours with jit_compile=True")
     parser.add_argument("--min_sample_seconds", type=float, default=0.5)

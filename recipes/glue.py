@@ -6,7 +6,9 @@ on the pooled output. Training batches are length-bucketed and padded only to th
 longest row (`--no_bucketing`: pad every batch to `--max_seq_length`, as the original).
 `--restarts N` is the paper's remedy for small data sets (section 5 / appendix A.3): N
 fine-tuning runs from the same checkpoint with other seeds (data order, classifier
-initialisation, dropout), keeping the one with the best dev score.
+initialisation, dropout), keeping the one with the best dev score. `--keep_best_epoch`
+applies the same dev-set selection to the epochs of each run: the weights of the epoch
+with the best dev score are kept (scored, written and exported) instead of the last.
 
 Writes to `--output_dir`: `metrics.json` (dev metrics as GLUE reports them, timings,
 settings), `dev_predictions.tsv` (MNLI: one per dev set), `submission/<TASK>.tsv` (GLUE
@@ -93,6 +95,9 @@ def parse_args(argv=None):
                    help="fine-tune N times (seeds seed..seed+N-1: other shuffling and classifier "
                         "init, same checkpoint) and keep the run with the best dev score, as the "
                         "paper did on small data sets; every run's scores go to metrics.json")
+    p.add_argument("--keep_best_epoch", action="store_true",
+                   help="keep the weights of each run's epoch with the best dev score (dev is "
+                        "scored after every epoch anyway) instead of the last epoch's")
     p.add_argument("--output_dir", default=None, help="default: runs/glue_<task>")
     p.add_argument("--export_dir", default=os.path.join(PROJECT_ROOT, "savedmodels"))
     p.add_argument("--no_export", action="store_true")
@@ -135,13 +140,20 @@ class StepLossLogger(keras.callbacks.Callback):
 
 
 class DevEvaluator(keras.callbacks.Callback):
-    """Scores every dev set with the GLUE metrics at the end of each epoch."""
+    """Scores every dev set with the GLUE metrics at the end of each epoch.
 
-    def __init__(self, task, dev_sets, batch_size, pad_token_id):
+    `last` holds the (logits, predictions, metrics) of the kept epoch: the last one, or
+    with `keep_best=True` the one with the best dev score, whose weights are put back
+    into the model when training ends (`best_epoch` is 1-based).
+    """
+
+    def __init__(self, task, dev_sets, batch_size, pad_token_id, keep_best=False):
         super().__init__()
         self.task, self.dev_sets = task, dev_sets
         self.batch_size, self.pad_token_id = batch_size, pad_token_id
+        self.keep_best = keep_best
         self.history, self.last = [], {}
+        self.best_epoch, self._best = None, None
 
     def on_epoch_end(self, epoch, logs=None):
         started = time.time()
@@ -153,9 +165,19 @@ class DevEvaluator(keras.callbacks.Callback):
                                                                  split.labels, predictions))
         self.seconds = time.time() - started
         self.history.append({name: m for name, (_, _, m) in self.last.items()})
+        score = _dev_score(self.history[-1])
+        if self._best is None or score > self._best[0] or not self.keep_best:
+            weights = self.model.get_weights() if self.keep_best else None
+            self._best, self.best_epoch = (score, weights, self.last), epoch + 1
         print(f"epoch {epoch + 1}: " + "; ".join(
             f"{name} " + ", ".join(f"{k} {v:.4f}" for k, v in m.items())
             for name, (_, _, m) in self.last.items()) + f" ({self.seconds:.0f} s)", flush=True)
+
+    def on_train_end(self, logs=None):
+        if self.keep_best and self._best is not None:
+            _, weights, self.last = self._best
+            self.model.set_weights(weights)
+            print(f"kept epoch {self.best_epoch} (best dev score {self._best[0]:.4f})", flush=True)
 
 
 def _dev_score(dev_metrics):
@@ -267,12 +289,14 @@ def train(args):
             args.learning_rate, total_steps, warmup_steps=int(args.warmup_fraction * total_steps),
             weight_decay=args.weight_decay))
         logger = StepLossLogger(min(args.log_every, max(total_steps // 2, 1)))
-        evaluator = DevEvaluator(spec.name, dev_features, args.eval_batch_size, pad)
+        evaluator = DevEvaluator(spec.name, dev_features, args.eval_batch_size, pad,
+                                 keep_best=args.keep_best_epoch)
         t0, cpu0 = time.time(), time.process_time()
         history = model.fit(train_ds, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
                             callbacks=[logger, evaluator], shuffle=False, verbose=2)
         run = {"seed": seed,
                "dev": {name: metrics for name, (_, _, metrics) in evaluator.last.items()},
+               "kept_epoch": evaluator.best_epoch,
                "dev_per_epoch": evaluator.history,
                "train_seconds": round(time.time() - t0 - evaluator.seconds * len(evaluator.history), 1),
                "fit_cpu_seconds": round(time.process_time() - cpu0, 1)}
@@ -334,6 +358,8 @@ def train(args):
         "init": args.init_checkpoint or f"preset:{args.preset}",
         "final_train_loss": float(history.history["loss"][-1]),
         "seed": chosen["seed"],
+        "keep_best_epoch": args.keep_best_epoch,
+        "kept_epoch": chosen["kept_epoch"],
         "restarts": runs,
         "tokenize_seconds": round(tokenize_seconds, 1),
         "train_seconds": round(train_seconds, 1),

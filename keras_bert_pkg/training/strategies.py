@@ -19,7 +19,8 @@ sharded by FILE with `distribute_file_dataset` (each worker reads its own files 
 skips exactly the batches it consumed).
 
 Mixed precision follows the device type (`resolve_precision`): `"mixed"` is
-`mixed_float16` (with loss scaling) on GPU and `mixed_bfloat16` on TPU and CPU.
+`mixed_float16` (with loss scaling) on GPU, `mixed_bfloat16` on TPU and on CPUs with
+bfloat16 instructions, float32 on other CPUs (`mixed_precision.mixed_policy_for`).
 
 Recipes use two calls::
 
@@ -49,6 +50,7 @@ import os
 import tensorflow as tf
 
 from keras_bert_pkg.models.bert_task import first_replica_spec
+from keras_bert_pkg.training.mixed_precision import mixed_policy_for
 
 STRATEGY_NAMES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 _ALIASES = {"multi_worker_mirrored": "multi_worker", "none": "default", "": "default"}
@@ -515,9 +517,10 @@ def clip_after_all_reduce(optimizer):
 
 
 def mixed_policy(strategy=None):
-    """The mixed-precision policy for the strategy's device: `mixed_float16` on GPU,
-    `mixed_bfloat16` on TPU and CPU."""
-    return "mixed_float16" if device_type(strategy) == "GPU" else "mixed_bfloat16"
+    """The mixed-precision policy for the strategy's device (`mixed_policy_for`):
+    `mixed_float16` on GPU, `mixed_bfloat16` on TPU and bfloat16-capable CPUs, else
+    float32."""
+    return mixed_policy_for(device_type(strategy))
 
 
 def resolve_precision(precision, strategy=None):

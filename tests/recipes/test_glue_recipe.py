@@ -126,6 +126,33 @@ class GlueRecipeTest(TestCase):
         with self.assertRaises(SystemExit):
             self.recipe.parse_args(["--task", "mrpc", "--preset", "bert_tiny", "--restarts", "0"])
 
+    def test_keep_best_epoch(self):
+        """--keep_best_epoch on real MRPC: the epoch with the best dev score is kept, and the
+        exported model (the weights put back) predicts what that epoch scored."""
+        export = os.path.join(self.get_temp_dir(), "savedmodels_best")
+        out, summary = self.run_task("mrpc", train=32, dev=24, extra=(
+            "--no_test", "--epochs", "4", "--learning_rate", "3e-3", "--keep_best_epoch",
+            "--export_dir", export))
+        scores = [epoch["mrpc"]["score"] for epoch in summary["dev_per_epoch"]]
+        self.assertEqual(len(scores), 4)
+        kept = int(np.argmax(scores))
+        self.assertEqual(summary["kept_epoch"], kept + 1)
+        self.assertEqual(summary["dev"], summary["dev_per_epoch"][kept])
+        self.check_dev_scores("mrpc", out, summary)
+        import tensorflow_text  # noqa: F401  (the tokenizer op of the text SavedModel)
+
+        served = tf.saved_model.load(summary["savedmodel"]).signatures["serving_default"]
+        _, rows = _read_tsv(os.path.join(out, "dev_predictions.tsv"))
+        dev = read_glue("mrpc", GLUE, "dev").subset(24)
+        logits = served(sentence1=tf.constant(dev.texts[0]), sentence2=tf.constant(dev.texts[1]))["logits"]
+        self.assertAllClose(logits.numpy(), [[float(v) for v in r[3:]] for r in rows], atol=1e-4)
+        # Without the flag the last epoch is kept.
+        _, last = self.run_task("mrpc", train=32, dev=24, extra=(
+            "--no_test", "--epochs", "4", "--learning_rate", "3e-3"))
+        self.assertEqual(last["kept_epoch"], 4)
+        self.assertEqual(last["dev"], last["dev_per_epoch"][-1])
+        self.assertEqual(last["dev_per_epoch"], summary["dev_per_epoch"])  # same run otherwise
+
     def test_stsb_regression_and_export(self):
         export = os.path.join(self.get_temp_dir(), "savedmodels")
         out, summary = self.run_task("stsb", extra=("--export_dir", export))
