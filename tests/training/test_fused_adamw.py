@@ -92,6 +92,31 @@ class FusedAdamWTest(TestCase):
         np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-6)
         self.assertTrue((variable.numpy()[2] < 1).all() and (variable.numpy()[0] == 1).all())
 
+    def test_weight_decay_with_sparse_gradients(self):
+        # An embedding-like IndexedSlices gradient with a row repeated, beside a dense one;
+        # clipping active (norm > 1); weight decay on (fused in-place kernel) and off
+        # (skipped): the same variables, moments and velocities as Keras's AdamW.
+        rng = np.random.default_rng(3)
+        table, dense = rng.normal(size=(10, 4)).astype("float32"), rng.normal(size=(4,)).astype("float32")
+        for weight_decay in (0.01, 0.0):
+            results = []
+            for make in (keras.optimizers.AdamW, FusedAdamW):
+                variables = [keras.Variable(table), keras.Variable(dense)]
+                opt = make(learning_rate=1e-2, weight_decay=weight_decay, epsilon=1e-6, global_clipnorm=1.0)
+                grads_rng = np.random.default_rng(4)
+                for _ in range(3):
+                    values = tf.constant(grads_rng.normal(size=(4, 4)).astype("float32") * 3)
+                    grads = [tf.IndexedSlices(values, tf.constant([7, 2, 7, 0]), tf.constant([10, 4])),
+                             tf.constant(grads_rng.normal(size=(4,)).astype("float32"))]
+                    opt.apply(grads, variables)
+                results.append([v.numpy() for v in variables] + [m.numpy() for m in opt._momentums]
+                               + [v.numpy() for v in opt._velocities])
+            for got, expected in zip(results[1], results[0]):
+                np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+            self.assertFalse(np.allclose(results[1][0][7], table[7]))  # the repeated row moved
+            # A row without gradient: only the weight decay moves it.
+            np.testing.assert_allclose(results[1][0][5], table[5] * (1 - 1e-2 * weight_decay) ** 3, rtol=1e-6)
+
     def test_mixed_bfloat16_model(self):
         # Variables stay float32 under the mixed policy; bfloat16 gradients are cast.
         keras.config.set_dtype_policy("mixed_bfloat16")
