@@ -94,8 +94,8 @@ class FusedAdamWTest(TestCase):
 
     def test_weight_decay_with_sparse_gradients(self):
         # An embedding-like IndexedSlices gradient with a row repeated, beside a dense one;
-        # clipping active (norm > 1); weight decay on (fused in-place kernel) and off
-        # (skipped): the same variables, moments and velocities as Keras's AdamW.
+        # clipping active (norm > 1); weight decay on and off (skipped at 0): the same
+        # variables, moments and velocities as Keras's AdamW.
         rng = np.random.default_rng(3)
         table, dense = rng.normal(size=(10, 4)).astype("float32"), rng.normal(size=(4,)).astype("float32")
         for weight_decay in (0.01, 0.0):
