@@ -59,6 +59,10 @@ def check_targets(reports):
             return "not measured"
         return "MET" if value >= target else f"not met ({value / target:.0%} of the target)"
 
+    def ratio_line(label, c, target):
+        return (f"{label}: {c['ratio_wall']:.2f}x wall, {c['ratio_cpu']:.2f}x CPU time -> "
+                f"{verdict(c['ratio_wall'], target)} (wall), {verdict(c['ratio_cpu'], target)} (CPU time)")
+
     bi = reports.get("backbone_inference")
     if bi:
         row = _row(bi, "base b16 s128", "ours (gelu)", "bf16") or _row(bi, "base b16 s128", "ours", "bf16")
@@ -70,9 +74,7 @@ def check_targets(reports):
         for precision in ("bf16", "fp32"):
             c = _comparison(bi, "base b16 s128", f"ours (gelu) {precision}", f"keras-hub {precision}")
             if c:
-                lines.append(f"BERT-Base {precision} >= 1.15x keras-hub {precision}: {c['ratio_wall']:.2f}x wall, "
-                             f"{c['ratio_cpu']:.2f}x CPU time -> {verdict(c['ratio_wall'], 1.15)} (wall), "
-                             f"{verdict(c['ratio_cpu'], 1.15)} (CPU time)")
+                lines.append(ratio_line(f"BERT-Base {precision} >= 1.15x keras-hub {precision}", c, 1.15))
                 break
         for precision in ("fp32", "bf16"):
             c = _comparison(bi, "base b16 s128", f"ours (gelu) {precision}", f"Hugging Face {precision}")
@@ -102,9 +104,7 @@ def check_targets(reports):
         for precision in ("fp32", "bf16"):
             c = _comparison(ts, "pretrain", f"ours {precision}", f"Model Garden {precision}")
             if c:
-                lines.append(f"pre-training step {precision} >= 1.2x Model Garden {precision}: {c['ratio_wall']:.2f}x "
-                             f"wall, {c['ratio_cpu']:.2f}x CPU time -> {verdict(c['ratio_wall'], 1.2)} (wall), "
-                             f"{verdict(c['ratio_cpu'], 1.2)} (CPU time)")
+                lines.append(ratio_line(f"pre-training step {precision} >= 1.2x Model Garden {precision}", c, 1.2))
             elif precision == "bf16" and not _has_bfloat16(ts):
                 lines.append("pre-training step bf16: not measured (this CPU has no bfloat16 instructions)")
             else:
