@@ -16,9 +16,10 @@ a MiniLM fine-tuning step, 832 → 781 CPU-ms). A one-kernel in-place decay
 multiply + assign, so it is not used.
 
 The schedule, clipping, gradient accumulation, the excluded variables and the saved state
-(the same `m` and `v` variables) are Keras's `AdamW`, unchanged. `IndexedSlices` gradients are made dense for the Adam update
-itself (as Keras does: Adam decays `m` and `v` of every row); variables that are not
-float32/float64, `amsgrad=True`, or a non-TensorFlow backend use Keras's own update.
+(the same `m` and `v` variables) are Keras's `AdamW`, unchanged. `IndexedSlices`
+gradients are made dense for the Adam update itself (as Keras does: Adam decays `m` and
+`v` of every row); variables that are not float32/float64, `amsgrad=True`, or a
+non-TensorFlow backend use Keras's own update.
 
 Args: those of `keras.optimizers.AdamW`.
 
@@ -70,4 +71,3 @@ class FusedAdamW(keras.optimizers.AdamW):
             lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype), grad=gradient, use_locking=False,
         )
-
