@@ -33,6 +33,8 @@ import keras_bert_pkg  # noqa: E402,F401  (selects the TensorFlow backend first)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_bert_pkg.training.mixed_precision import cpu_has_bfloat16  # noqa: E402
+
 SHARED_DATA = Path(os.environ.get("KERAS_BERT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 UNCASED_VOCAB = SHARED_DATA / "vocab" / "bert-base-uncased" / "vocab.txt"
 MINILM_DIR = SHARED_DATA / "weights" / "all-MiniLM-L6-v2"
@@ -74,8 +76,6 @@ def default_precisions():
     """`"float32,mixed_bfloat16"` where the CPU has bfloat16 instructions, else `"float32"`
     (emulated bfloat16 is slower than float32, and Model Garden's bf16 graph there runs
     on slow fallback kernels: 0.2 seq/s for BERT-Base inference); `--precisions` forces."""
-    from keras_bert_pkg.training.mixed_precision import cpu_has_bfloat16
-
     return "float32" if cpu_has_bfloat16() is False else "float32,mixed_bfloat16"
 
 
@@ -125,7 +125,7 @@ def machine_info(measure_gemm=True):
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "avx512_bf16": "avx512_bf16" in cpu_flags(),
-        "amx_bf16": "amx_bf16" in cpu_flags(),
+        "bfloat16": cpu_has_bfloat16(),  # any bfloat16 instructions (x86 or Arm); None: unknown
         "load_start": load_average(),
         "versions": versions,
     }
@@ -139,8 +139,7 @@ def machine_lines(info):
     """Human-readable lines for `machine_info` (plus the end-of-run load)."""
     lines = [f"machine: {info['cpu']}, {info['cores']} cores"
              f"{', AVX512-BF16' if info.get('avx512_bf16') else ''}"
-             f"{', AMX-BF16' if info.get('amx_bf16') else ''}"
-             f"{'' if info.get('avx512_bf16') or info.get('amx_bf16') else ', no bfloat16 instructions'}; "
+             f"{', no bfloat16 instructions' if info.get('bfloat16') is False else ''}; "
              + ", ".join(f"{k} {v}" for k, v in info["versions"].items())]
     load = f"load average (1/5/15 min): {'/'.join(map(str, info['load_start']))} at start"
     if info.get("load_end"):

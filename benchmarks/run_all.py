@@ -45,9 +45,9 @@ def _row(report, case_prefix, implementation, precision):
     return None
 
 
-def _has_bfloat16(report):
-    machine = report.get("machine", {})
-    return bool(machine.get("avx512_bf16") or machine.get("amx_bf16"))
+def _lacks_bfloat16(report):
+    """The report's machine is known to have no bfloat16 instructions."""
+    return report.get("machine", {}).get("bfloat16") is False
 
 
 def check_targets(reports):
@@ -69,7 +69,7 @@ def check_targets(reports):
         value = row["items_per_s"] if row else None
         lines.append(f"BERT-Base b16 s128 bf16 >= 16 seq/s: {value if value is not None else '-'} seq/s "
                      f"(load {bi['machine']['load_start'][0]}) -> {verdict(value, 16)}")
-        if row is None and not _has_bfloat16(bi):
+        if row is None and _lacks_bfloat16(bi):
             lines[-1] += " (this CPU has no bfloat16 instructions: bf16 not measured by default)"
         for precision in ("bf16", "fp32"):
             c = _comparison(bi, "base b16 s128", f"ours (gelu) {precision}", f"keras-hub {precision}")
@@ -105,7 +105,7 @@ def check_targets(reports):
             c = _comparison(ts, "pretrain", f"ours {precision}", f"Model Garden {precision}")
             if c:
                 lines.append(ratio_line(f"pre-training step {precision} >= 1.2x Model Garden {precision}", c, 1.2))
-            elif precision == "bf16" and not _has_bfloat16(ts):
+            elif precision == "bf16" and _lacks_bfloat16(ts):
                 lines.append("pre-training step bf16: not measured (this CPU has no bfloat16 instructions)")
             else:
                 lines.append(f"pre-training step {precision} vs Model Garden {precision}: not measured "

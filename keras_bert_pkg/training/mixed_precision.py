@@ -63,7 +63,7 @@ def mixed_policy_for(device_type, cpuinfo="/proc/cpuinfo"):
     logging.getLogger("keras_bert_pkg").warning(
         "precision 'mixed': this CPU has no bfloat16 instructions (%s), where bfloat16 is "
         "slower than float32; using float32 (pass 'mixed_bfloat16' to force bfloat16).",
-        "/".join(_X86_BF16_FLAGS))
+        "/".join(_X86_BF16_FLAGS + _ARM_BF16_FEATURES))
     return "float32"
 
 
