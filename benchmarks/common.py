@@ -33,7 +33,7 @@ import keras_bert_pkg  # noqa: E402,F401  (selects the TensorFlow backend first)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_bert_pkg.training.mixed_precision import cpu_has_bfloat16  # noqa: E402
+from keras_bert_pkg.training.precision import cpu_has_bfloat16  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("KERAS_BERT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 UNCASED_VOCAB = SHARED_DATA / "vocab" / "bert-base-uncased" / "vocab.txt"

@@ -1,6 +1,6 @@
 """int8 quantization and bfloat16: accuracy on the real SST-2 dev set, and speed.
 
-A MiniLM classifier (`BertClassifier` on `BertBackbone.from_checkpoint(all-MiniLM-L6-v2)`)
+A MiniLM classifier (`BertClassifier` on `BertBackbone.from_preset(all-MiniLM-L6-v2)`)
 is fine-tuned briefly on the first `--train_examples` SST-2 training sentences (one epoch,
 length-bucketed batches of 32, AdamW 5e-5 with BERT's warm-up/decay) and saved as
 `.keras` (reused by later runs; `--model` to use another saved classifier). Then the
@@ -51,7 +51,7 @@ def fine_tune(path, train_examples, seed=0, max_length=64):
     boundaries = default_boundaries(int(lengths.max()))
     steps = num_bucketed_batches(lengths, 32, boundaries)
     dataset = bucketed_dataset(features, labels, batch_size=32, boundaries=boundaries, seed=seed)
-    model = BertClassifier(BertBackbone.from_checkpoint(str(common.require_file(common.MINILM_DIR))), num_classes=2)
+    model = BertClassifier(BertBackbone.from_preset(str(common.require_file(common.MINILM_DIR))), num_classes=2)
     model.compile(optimizer=create_optimizer(5e-5, total_steps=steps, warmup_steps=max(1, steps // 10)))
     history = model.fit(dataset, epochs=1, verbose=0)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +114,8 @@ def main(argv=None):
 
     from keras_bert_pkg import BertPreprocessor, BertTokenizer
     from keras_bert_pkg.data.glue import read_glue
-    from keras_bert_pkg.data.length_bucketing import predict_by_length, tokenize_to_ragged
+    from keras_bert_pkg.data.length_bucketing import tokenize_to_ragged
+    from keras_bert_pkg.models.predict_by_length import predict_by_length
 
     notes = []
     path = Path(args.model)

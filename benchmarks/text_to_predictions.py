@@ -3,7 +3,7 @@
 The 872 SST-2 dev sentences go from Python strings to classifier logits, tokenization
 included, batch 32, with a MiniLM-sized model (6 layers, hidden 384, 12 heads).
 
-- Ours: `BertClassifier` on `BertBackbone.from_checkpoint(all-MiniLM-L6-v2)` (the real
+- Ours: `BertClassifier` on `BertBackbone.from_preset(all-MiniLM-L6-v2)` (the real
   weights), raw text tokenized once in-graph and kept unpadded
   (`tokenize_to_ragged`), then batches of similar length, each padded only to its own
   longest row (`predict_by_length`); float32 and mixed_bfloat16.
@@ -42,7 +42,7 @@ def sst2_dev_sentences():
 def ours_classifier(precision, max_length):
     from keras_bert_pkg import BertBackbone, BertClassifier, BertPreprocessor, BertTokenizer
 
-    backbone = BertBackbone.from_checkpoint(str(common.require_file(common.MINILM_DIR)),
+    backbone = BertBackbone.from_preset(str(common.require_file(common.MINILM_DIR)),
                                             dtype=None if precision == "float32" else precision)
     model = BertClassifier(backbone, num_classes=2)
     preprocessor = BertPreprocessor(BertTokenizer(str(common.MINILM_DIR / "vocab.txt")),
@@ -51,7 +51,8 @@ def ours_classifier(precision, max_length):
 
 
 def ours_pipeline(model, preprocessor, sentences, batch_size):
-    from keras_bert_pkg.data.length_bucketing import predict_by_length, tokenize_to_ragged
+    from keras_bert_pkg.data.length_bucketing import tokenize_to_ragged
+    from keras_bert_pkg.models.predict_by_length import predict_by_length
 
     def run():
         features = tokenize_to_ragged(preprocessor, sentences)

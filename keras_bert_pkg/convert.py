@@ -1,6 +1,6 @@
 """Convert a BERT checkpoint between formats: `python -m keras_bert_pkg.convert`.
 
-Reads any format `BertBackbone.from_checkpoint` reads (Hugging Face, Google TF1, Model
+Reads any format `BertBackbone.from_preset` reads (Hugging Face, Google TF1, Model
 Garden TF2, keras-hub preset, `.keras`, or a published name such as
 `bert_base_uncased`) and writes Hugging Face safetensors, Google TF1, a `.keras` file or
 a keras-hub preset. When the source has pre-training heads they are converted too
@@ -13,8 +13,13 @@ Example:
 """
 
 import argparse
-import os
 import sys
+
+from keras_bert_pkg.checkpoints.formats import save_checkpoint
+from keras_bert_pkg.checkpoints.load_report import load_weights
+from keras_bert_pkg.checkpoints.presets import read_preset
+from keras_bert_pkg.models.bert_backbone import BertBackbone
+from keras_bert_pkg.models.bert_pretrainer import BertPretrainer
 
 FORMATS = ("hf", "tf1", "keras", "keras_hub")
 
@@ -39,36 +44,27 @@ def parse_args(argv=None):
 
 
 def convert(source, target, format, model="auto", vocab=None, strict=False, allow_activation_change=False):
-    """Loads `source` and writes it to `target` in `format`; returns `(target, LoadReport)`."""
-    from keras_bert_pkg.checkpoints import registry
-    from keras_bert_pkg.checkpoints.loader import (
-        build_from_contents, detect_format, load_checkpoint, read_contents, save_checkpoint,
-    )
-
+    """Loads `source` (any format, or a published name) and writes it to `target` in
+    `format`; returns `(target, LoadReport)`."""
     if format not in FORMATS:
         raise ValueError(f"--format must be one of {FORMATS}, got {format!r}.")
-    if not os.path.exists(source) and not os.path.exists(source + ".index") and registry.is_known(source):
-        source = registry.fetch(source)
-    source_format = detect_format(source)
-    if source_format == "keras":
-        loaded, report = load_checkpoint(source, model=model, return_report=True)
+    contents = read_preset(source)
+    if model == "auto":
+        model = "pretrainer" if contents.has_masked_lm_head else "backbone"
+    if model == "pretrainer":
+        loaded = BertPretrainer.from_contents(contents, load_weights=False)
     else:
-        contents = read_contents(source, source_format)
-        loaded, report = build_from_contents(contents, model=model, strict=strict)
-        vocab = vocab or contents.vocabulary
-    if format == "keras_hub":
-        from keras_bert_pkg.checkpoints.keras_hub import save_keras_hub
-
-        save_keras_hub(loaded, target, vocabulary=vocab, allow_activation_change=allow_activation_change)
-    else:
-        save_checkpoint(loaded, target, format, vocabulary=vocab)
+        loaded = BertBackbone.from_contents(contents, load_weights=False)
+    report = load_weights(loaded, contents, strict=strict)
+    options = {"allow_activation_change": allow_activation_change} if format == "keras_hub" else {}
+    if format == "keras_hub" and contents.lowercase is not None:
+        options["lowercase"] = contents.lowercase
+    save_checkpoint(loaded, target, format, vocabulary=vocab or contents.vocabulary, **options)
     return target, report
 
 
 def main(argv=None):
     args = parse_args(argv)
-    import keras_bert_pkg  # noqa: F401  (TensorFlow backend, quiet logs)
-
     target, report = convert(
         args.source, args.target, args.format, model=args.model, vocab=args.vocab,
         strict=args.strict, allow_activation_change=args.allow_activation_change,

@@ -21,7 +21,7 @@ import keras_bert_pkg  # noqa: E402,F401  (selects the TensorFlow backend)
 from keras_bert_pkg.data.pretraining_documents import (  # noqa: E402
     WIKITEXT_UNKNOWN, parse_document_range, read_text_documents)
 from keras_bert_pkg.data.pretraining_records import expand_file_patterns  # noqa: E402
-from keras_bert_pkg.text.vocabulary import build_wordpiece_vocabulary  # noqa: E402
+from keras_bert_pkg.text.wordpiece_vocabulary import build_wordpiece_vocabulary  # noqa: E402
 
 
 def parse_args(argv=None):

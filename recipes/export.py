@@ -5,9 +5,9 @@ Writes `<export_dir>/<name>/<version>/` (raw-text `serving_default`, `serve_toke
 <version>/` (core TensorFlow ops only), and optionally a `models.config` serving every
 model under `export_dir`. See README "Serving with TF Serving".
 
-    python recipes/export.py --model runs/sst2/model.keras --name sst2 \
+    python recipes/export.py --model runs/sst2/model.keras --export_name sst2 \
         --labels negative,positive
-    python recipes/export.py --model runs/ner/model.keras --name ner \
+    python recipes/export.py --model runs/ner/model.keras --export_name ner \
         --labels_file runs/ner/tags.txt --write_models_config
 """
 
@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras_bert_pkg  # noqa: E402  (selects the TensorFlow backend)
+import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
 import keras  # noqa: E402
 
 from keras_bert_pkg.export.models_config import write_models_config  # noqa: E402
@@ -30,11 +30,12 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="a .keras file (backbone or task model)")
     p.add_argument("--export_dir", default=os.path.join(PROJECT_ROOT, "savedmodels"))
-    p.add_argument("--name", default=None, help="model name (default by task)")
+    p.add_argument("--export_name", default=None, help="model name (default by task)")
     p.add_argument("--version", type=int, default=None, help="default: the next free one")
     p.add_argument("--vocab", default=None,
                    help="vocab.txt, for a model saved without a preprocessor")
-    p.add_argument("--sequence_length", type=int, default=None)
+    p.add_argument("--max_seq_length", type=int, default=None,
+                   help="longest packed input (default: the preprocessor's)")
     p.add_argument("--labels", default=None, help="comma-separated class / tag names")
     p.add_argument("--labels_file", default=None, help="class / tag names, one a line")
     p.add_argument("--text_inputs", default=None,
@@ -63,9 +64,9 @@ def main(argv=None):
         with open(args.labels_file, encoding="utf-8") as f:
             labels = [line.strip() for line in f if line.strip()]
     model = keras.models.load_model(args.model)
-    result = keras_bert_pkg.export(
-        model, args.export_dir, args.name, version=args.version, tokenizer=args.vocab,
-        sequence_length=args.sequence_length, labels=labels,
+    result = kb.export_model(
+        model, args.export_dir, args.export_name, version=args.version, tokenizer=args.vocab,
+        sequence_length=args.max_seq_length, labels=labels,
         text_inputs=args.text_inputs.split(",") if args.text_inputs else None,
         token_ids_model=not args.no_token_ids_model,
         max_query_length=args.max_query_length, max_answer_length=args.max_answer_length,

@@ -1,22 +1,9 @@
-"""Reading and writing BERT checkpoints: Hugging Face, Google TF1, Model Garden, keras-hub, .keras.
+"""Pretrained BERT checkpoints: reading and writing every common format, and presets.
 
-Start with `load_checkpoint(path)` (or `BertBackbone.from_checkpoint` /
-`BertPretrainer.from_checkpoint`) and `save_checkpoint(model, path, format)`; published
-checkpoints by name are in `registry`. One module per format: `hf`, `tf1`, `keras_hub`,
-`model_garden`; `weight_map` holds our variable ↔ canonical-name table.
+`presets.read_preset(name_or_path)` reads a published checkpoint (downloaded once into
+the cache, `registry`) or a local one of any format (`formats`: Hugging Face, Google TF1,
+Model Garden TF2, keras-hub, `.keras`) into `CheckpointContents`: the configuration, the
+tensors under canonical (Google TF1) names, the vocabulary and its casing. Nothing here
+builds a model: `BertBackbone.from_preset` builds one and `load_report.load_weights`
+assigns the tensors; `weight_map` knows where each model holds each tensor.
 """
-
-from keras_bert_pkg.checkpoints.load_report import CheckpointMismatchError, LoadReport
-from keras_bert_pkg.checkpoints.loader import detect_format, load_checkpoint, save_checkpoint
-from keras_bert_pkg.checkpoints.registry import fetch, list_checkpoints, register_checkpoint
-
-__all__ = [
-    "CheckpointMismatchError",
-    "LoadReport",
-    "detect_format",
-    "fetch",
-    "list_checkpoints",
-    "load_checkpoint",
-    "register_checkpoint",
-    "save_checkpoint",
-]

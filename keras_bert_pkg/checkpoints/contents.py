@@ -19,17 +19,21 @@ class CheckpointContents:
 
     Args:
         source: the path it came from.
-        format: `"hf"`, `"tf1"`, `"keras_hub"` or `"model_garden"`.
+        format: `"hf"`, `"tf1"`, `"keras_hub"`, `"model_garden"` or `"keras"`.
         config: `BertBackbone` constructor arguments.
         tensors: mapping canonical name → tensor (may be lazy, see `LazyTensors`).
         names: dict canonical name → the checkpoint's own name (defaults to itself).
         ignored: dict own name → reason for tensors deliberately not used.
-        vocabulary: path of the `vocab.txt` beside the checkpoint, if any.
+        vocabulary: the checkpoint's vocabulary: the path of its `vocab.txt`, a list of
+            tokens, or None.
+        lowercase: whether its tokenizer lower-cases, when the checkpoint says (None:
+            it does not; `presets` then infers it from the vocabulary).
         namer: optional callable canonical name → the name this format would give it
             (used for weights the checkpoint lacks, so messages use the format's names).
     """
 
-    def __init__(self, source, format, config, tensors, names=None, ignored=None, vocabulary=None, namer=None):
+    def __init__(self, source, format, config, tensors, names=None, ignored=None, vocabulary=None,
+                 namer=None, lowercase=None):
         self.source = str(source)
         self.format = format
         self.config = dict(config)
@@ -38,6 +42,7 @@ class CheckpointContents:
         self.ignored = dict(ignored or {})
         self.vocabulary = vocabulary
         self.namer = namer
+        self.lowercase = lowercase
 
     @property
     def has_masked_lm_head(self):

@@ -22,12 +22,14 @@ Example:
 import json
 import os
 import re
-import shutil
 
 import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors
+from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
 from keras_bert_pkg.checkpoints.weight_map import model_weight_map
 
 CONFIG_FILE = "config.json"
@@ -35,6 +37,8 @@ SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 PYTORCH_FILE = "pytorch_model.bin"
 VOCAB_FILE = "vocab.txt"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+TOKENIZER_FILE = "tokenizer.json"
 
 # Hugging Face `hidden_act` → our `hidden_activation`.
 HF_ACTIVATIONS = {
@@ -190,8 +194,6 @@ def config_to_hf(backbone, architecture="BertModel"):
 
 def _read_safetensors_file(path):
     """Returns (getters, shapes) for one safetensors file, reading lazily."""
-    from safetensors import safe_open
-
     getters, shapes = {}, {}
     with safe_open(path, framework="numpy") as f:
         for name in f.keys():
@@ -321,7 +323,27 @@ def read_hf(path):
         tensors=LazyTensors(canonical_getters, canonical_shapes), names=names, ignored=ignored,
         vocabulary=vocab if os.path.isfile(vocab) else None,
         namer=lambda canonical: canonical_to_hf_name(canonical, "bert." if prefixed else "")[0],
+        lowercase=tokenizer_lowercase(directory),
     )
+
+
+def tokenizer_lowercase(directory):
+    """Whether the Hugging Face tokenizer saved in `directory` lower-cases: its
+    `tokenizer_config.json`'s `do_lower_case`, else its `tokenizer.json` normalizer's
+    `lowercase`; None when neither says."""
+    config_path = os.path.join(directory, TOKENIZER_CONFIG_FILE)
+    if os.path.isfile(config_path):
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        if isinstance(config.get("do_lower_case"), bool):
+            return config["do_lower_case"]
+    tokenizer_path = os.path.join(directory, TOKENIZER_FILE)
+    if os.path.isfile(tokenizer_path):
+        with open(tokenizer_path, encoding="utf-8") as f:
+            normalizer = json.load(f).get("normalizer") or {}
+        if normalizer.get("type") == "BertNormalizer" and isinstance(normalizer.get("lowercase"), bool):
+            return normalizer["lowercase"]
+    return None
 
 
 # === Writing ===
@@ -344,9 +366,7 @@ def save_hf(model, directory, vocabulary=None, prefix=None, position_ids=True):
     Returns:
         The directory.
     """
-    from safetensors.numpy import save_file
-
-    is_pretrainer = _has_head(model)
+    is_pretrainer = getattr(model, "masked_lm_head", None) is not None
     backbone = model.backbone if is_pretrainer else model
     if prefix is None:
         prefix = "bert." if is_pretrainer else ""
@@ -363,26 +383,6 @@ def save_hf(model, directory, vocabulary=None, prefix=None, position_ids=True):
     with open(os.path.join(directory, CONFIG_FILE), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
-    write_vocabulary(vocabulary, os.path.join(directory, VOCAB_FILE))
+    if vocabulary is not None:
+        write_vocabulary(vocabulary, os.path.join(directory, VOCAB_FILE))
     return directory
-
-
-def _has_head(model):
-    try:
-        model.get_layer("masked_lm_head")
-        return True
-    except ValueError:
-        return False
-
-
-def write_vocabulary(vocabulary, path):
-    """Copies a `vocab.txt` (path) or writes a token list there; does nothing for None."""
-    if vocabulary is None:
-        return
-    if isinstance(vocabulary, (str, os.PathLike)):
-        if os.path.abspath(vocabulary) != os.path.abspath(path):
-            shutil.copyfile(vocabulary, path)
-        return
-    with open(path, "w", encoding="utf-8") as f:
-        for token in vocabulary:
-            f.write(token + "\n")

@@ -21,14 +21,19 @@ import json
 import os
 import warnings
 
+import keras_hub
+
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors, caller_stacklevel
-from keras_bert_pkg.checkpoints.weight_map import MLM, backbone_weight_map
+from keras_bert_pkg.checkpoints.weight_map import (backbone_weight_map, keras_hub_backbone_weight_map,
+                                                   masked_lm_head_weight_map)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 TASK_FILE = "task.json"
 TASK_WEIGHTS_FILE = "task.weights.h5"
+TOKENIZER_FILE = "tokenizer.json"
+VOCABULARY_ASSET = os.path.join("assets", "tokenizer", "vocabulary.txt")
 
 
 def is_keras_hub_preset(path):
@@ -67,10 +72,8 @@ def read_keras_hub(path):
     """Reads a keras-hub BERT preset directory into `CheckpointContents`.
 
     The weights are loaded by keras-hub itself (`BertBackbone.from_preset`, local files
-    only), then taken over by name.
+    only), then taken over by variable path.
     """
-    import keras_hub
-
     directory = path if os.path.isdir(path) else os.path.dirname(path)
     with open(os.path.join(directory, CONFIG_FILE)) as f:
         data = json.load(f)
@@ -92,25 +95,26 @@ def read_keras_hub(path):
             backbone = keras_hub.models.BertBackbone.from_preset(directory)
     else:
         backbone = keras_hub.models.BertBackbone.from_preset(directory)
-    entries = backbone_weight_map(backbone)
-    getters = {entry.name: entry.get for entry in entries}
-    names = {entry.name: f"{entry.path}" for entry in entries}
+    entries = keras_hub_backbone_weight_map(backbone)
     if head is not None:
-        parts = {
-            f"{MLM}/transform/dense/kernel": head._intermediate_dense.kernel,
-            f"{MLM}/transform/dense/bias": head._intermediate_dense.bias,
-            f"{MLM}/transform/LayerNorm/gamma": head._intermediate_layer_norm.gamma,
-            f"{MLM}/transform/LayerNorm/beta": head._intermediate_layer_norm.beta,
-            f"{MLM}/output_bias": head._bias,
-        }
-        for name, variable in parts.items():
-            getters[name] = lambda variable=variable: variable.numpy()
-            names[name] = f"masked_lm_head/{variable.path}"
-    vocab = os.path.join(directory, "assets", "tokenizer", "vocabulary.txt")
+        entries += masked_lm_head_weight_map(head)
+    getters = {entry.name: entry.get for entry in entries}
+    names = {entry.name: entry.path for entry in entries}
+    vocab = os.path.join(directory, VOCABULARY_ASSET)
     return CheckpointContents(
         source=directory, format="keras_hub", config=config, tensors=LazyTensors(getters), names=names,
-        vocabulary=vocab if os.path.isfile(vocab) else None,
+        vocabulary=vocab if os.path.isfile(vocab) else None, lowercase=_tokenizer_lowercase(directory),
     )
+
+
+def _tokenizer_lowercase(directory):
+    """The `lowercase` of the keras-hub `BertTokenizer` saved in a preset, or None."""
+    path = os.path.join(directory, TOKENIZER_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        lowercase = json.load(f).get("config", {}).get("lowercase")
+    return lowercase if isinstance(lowercase, bool) else None
 
 
 def save_keras_hub(model, directory, vocabulary=None, lowercase=True, allow_activation_change=False):
@@ -131,8 +135,6 @@ def save_keras_hub(model, directory, vocabulary=None, lowercase=True, allow_acti
     Raises:
         ValueError: for a model keras-hub cannot represent exactly, unless allowed.
     """
-    import keras_hub
-
     backbone = model.backbone if hasattr(model, "backbone") else model
     differences = []
     if backbone.hidden_activation not in ("gelu_approximate", "gelu_new", "gelu_tanh"):
@@ -160,7 +162,7 @@ def save_keras_hub(model, directory, vocabulary=None, lowercase=True, allow_acti
         num_segments=backbone.num_segments,
     )
     sources = {entry.name: entry for entry in backbone_weight_map(backbone)}
-    for entry in backbone_weight_map(target):
+    for entry in keras_hub_backbone_weight_map(target):
         entry.variable.assign(entry.to_variable_layout(sources[entry.name].get()))
     target.save_to_preset(directory)
     if vocabulary is not None:

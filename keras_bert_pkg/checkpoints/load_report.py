@@ -12,18 +12,19 @@ Example:
 ckpt (tf1): 0 weights loaded; 1 checkpoint tensor(s) not used: cls/predictions/output_bias
 """
 
+import inspect
+import os
 import warnings
 from collections.abc import Mapping
 
 import keras
 import numpy as np
 
+from keras_bert_pkg.checkpoints.weight_map import model_weight_map
+
 
 def caller_stacklevel():
     """The `stacklevel` that points a warning at the first frame outside this package."""
-    import inspect
-    import os
-
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for level, frame in enumerate(inspect.stack()[1:], start=1):
         if not os.path.abspath(frame.filename).startswith(package + os.sep):
@@ -139,6 +140,34 @@ def assign_tensors(entries, tensors, report, names=None):
     used = {entry.name for entry in entries}
     report.unused.extend(names(name) for name in tensors if name not in used)
     return report
+
+
+def load_weights(model, contents, strict=False):
+    """Assigns a checkpoint's tensors to a `BertBackbone` or `BertPretrainer`.
+
+    Args:
+        model: the model, built with the checkpoint's configuration.
+        contents: `CheckpointContents` from a format reader (`formats.read_checkpoint`).
+        strict: raise `CheckpointMismatchError` instead of warning when tensors are unused
+            or weights missing.
+
+    Returns: the `LoadReport`.
+
+    Example:
+    >>> from keras_bert_pkg.checkpoints.formats import read_checkpoint
+    >>> contents = read_checkpoint(checkpoint_dir)
+    >>> backbone = kb.BertBackbone(**contents.config)
+    >>> load_weights(backbone, contents).complete
+    True
+    """
+    report = LoadReport(contents.source, contents.format)
+    report.ignored.update(contents.ignored)
+    if getattr(model, "masked_lm_head", None) is None and (
+            contents.has_masked_lm_head or contents.has_next_sentence_head):
+        report.hint = ("The checkpoint's pre-training heads are not part of a BertBackbone; "
+                       "BertPretrainer.from_preset loads them too.")
+    assign_tensors(model_weight_map(model), contents.tensors, report, names=contents.own_name)
+    return report.check(strict=strict)
 
 
 class LazyTensors(Mapping):

@@ -5,7 +5,8 @@ These are object-based `tf.train.Checkpoint`s (keys such as
 written by tf-models-official's trainer and by its `tf2_bert_encoder_checkpoint_converter`.
 Object-based keys depend on the Python object structure, so the reader builds the
 matching Model Garden network with tf-models-official itself, restores the checkpoint
-into it with TensorFlow's own restore, and then reads its weights into canonical names.
+into it with TensorFlow's own restore, and then maps its weights to canonical names by
+their public variable names (`transformer/layer_0/self_attention/query/kernel`, ...).
 The encoder may be saved under `encoder` or `model` (a `BertPretrainerV2` under
 `model`, with `masked_lm` beside it); the masked-LM head is read when present.
 Classification heads of a `BertPretrainerV2` (Model Garden's next-sentence head has an
@@ -16,9 +17,15 @@ The sizes come from `bert_config.json` beside the checkpoint when there is one (
 tensor shapes and the activation is Model Garden's default, the tanh GELU. LayerNorm
 epsilon is Model Garden's fixed 1e-12.
 
-Example:
->>> from keras_bert_pkg.checkpoints.model_garden import read_model_garden
->>> contents = read_model_garden("converted/ckpt-1")  # doctest: +SKIP
+Example (a Model Garden `BertEncoder` saved the way its trainer saves it):
+>>> import tempfile
+>>> from official.nlp.modeling import networks
+>>> encoder = networks.BertEncoder(vocab_size=110, hidden_size=16, num_layers=2,
+...                                num_attention_heads=2, inner_dim=32, max_sequence_length=64)
+>>> prefix = tf.train.Checkpoint(encoder=encoder).write(os.path.join(tempfile.mkdtemp(), "ckpt-1"))
+>>> contents = read_model_garden(prefix)
+>>> contents.config["num_layers"], len(contents.tensors)
+(2, 39)
 """
 
 import json
@@ -28,6 +35,7 @@ import tempfile
 import warnings
 
 import numpy as np
+import tensorflow as tf
 
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import CheckpointMismatchError, LazyTensors
@@ -38,8 +46,6 @@ _IGNORED_ROOTS = ("optimizer", "save_counter", "global_step", "step")
 
 
 def _keys(prefix):
-    import tensorflow as tf
-
     return {
         name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name: tuple(shape)
         for name, shape in tf.train.list_variables(prefix)
@@ -120,53 +126,71 @@ def _build(config, version, with_mlm):
     return encoder, pretrainer
 
 
+# Model Garden variable name (after the encoder's scope, if any, and without `:0`)
+# → canonical (Google) name. `{i}` is the layer index.
+_ENCODER_NAMES = {
+    "word_embeddings/embeddings": "bert/embeddings/word_embeddings",
+    "position_embedding/embeddings": "bert/embeddings/position_embeddings",
+    "type_embeddings/embeddings": "bert/embeddings/token_type_embeddings",
+    "embeddings/layer_norm/gamma": "bert/embeddings/LayerNorm/gamma",
+    "embeddings/layer_norm/beta": "bert/embeddings/LayerNorm/beta",
+    "pooler_transform/kernel": "bert/pooler/dense/kernel",
+    "pooler_transform/bias": "bert/pooler/dense/bias",
+}
+_BLOCK_NAMES = {
+    "self_attention/query": "attention/self/query",
+    "self_attention/key": "attention/self/key",
+    "self_attention/value": "attention/self/value",
+    "self_attention/attention_output": "attention/output/dense",
+    "self_attention_layer_norm": "attention/output/LayerNorm",
+    "intermediate": "intermediate/dense",
+    "output": "output/dense",
+    "output_layer_norm": "output/LayerNorm",
+}
+_BLOCK_PATTERN = re.compile(r"transformer/layer_(\d+)/(.+)/(kernel|bias|gamma|beta)")
+_MLM_PREFIX = "bert/cls/predictions/"
+_UNIQUE_SUFFIX = re.compile(r"^([a-z_]+?)_\d+/")  # Keras makes repeated layer names unique
+
+
+def _canonical_name(variable_name, encoder_name):
+    """Canonical name of a Model Garden encoder or masked-LM variable, or None.
+
+    `encoder_name` is the encoder's name, the scope of `BertEncoderV2`'s variables.
+    """
+    name = variable_name.split(":")[0]
+    if name.startswith(_MLM_PREFIX):
+        rest = name[len(_MLM_PREFIX):]
+        return "cls/predictions/output_bias" if rest == "output_bias/bias" else "cls/predictions/" + rest
+    name = _UNIQUE_SUFFIX.sub(r"\1/", name.removeprefix(encoder_name + "/"), count=1)
+    if name in _ENCODER_NAMES:
+        return _ENCODER_NAMES[name]
+    match = _BLOCK_PATTERN.fullmatch(name)
+    if match and match.group(2) in _BLOCK_NAMES:
+        index, part, attr = match.groups()
+        return f"bert/encoder/layer_{index}/{_BLOCK_NAMES[part]}/{attr}"
+    return None
+
+
 def _canonical_variables(encoder, pretrainer):
-    """dict canonical name → (Model Garden variable, canonical shape)."""
-    hidden = encoder._embedding_layer.embeddings.shape[1]
-    result = {
-        "bert/embeddings/word_embeddings": encoder._embedding_layer.embeddings,
-        "bert/embeddings/position_embeddings": encoder._position_embedding_layer._position_embeddings,
-        "bert/embeddings/token_type_embeddings": encoder._type_embedding_layer.embeddings,
-        "bert/embeddings/LayerNorm/gamma": encoder._embedding_norm_layer.gamma,
-        "bert/embeddings/LayerNorm/beta": encoder._embedding_norm_layer.beta,
-        "bert/pooler/dense/kernel": encoder._pooler_layer.kernel,
-        "bert/pooler/dense/bias": encoder._pooler_layer.bias,
-    }
-    for i, block in enumerate(encoder._transformer_layers):
-        prefix = f"bert/encoder/layer_{i}"
-        attention = block._attention_layer
-        for part in ("query", "key", "value"):
-            dense = getattr(attention, f"_{part}_dense")
-            result[f"{prefix}/attention/self/{part}/kernel"] = dense.kernel
-            result[f"{prefix}/attention/self/{part}/bias"] = dense.bias
-        parts = {
-            "attention/output/dense": attention._output_dense,
-            "attention/output/LayerNorm": block._attention_layer_norm,
-            "intermediate/dense": block._intermediate_dense,
-            "output/dense": block._output_dense,
-            "output/LayerNorm": block._output_layer_norm,
-        }
-        for name, layer in parts.items():
-            for attr in ("kernel", "bias") if "dense" in name else ("gamma", "beta"):
-                result[f"{prefix}/{name}/{attr}"] = getattr(layer, attr)
-    if pretrainer is not None:
-        mlm = pretrainer.masked_lm
-        result.update({
-            "cls/predictions/transform/dense/kernel": mlm.dense.kernel,
-            "cls/predictions/transform/dense/bias": mlm.dense.bias,
-            "cls/predictions/transform/LayerNorm/gamma": mlm.layer_norm.gamma,
-            "cls/predictions/transform/LayerNorm/beta": mlm.layer_norm.beta,
-            "cls/predictions/output_bias": mlm.bias,
-        })
+    """dict canonical name → (Model Garden variable, canonical shape), by variable names."""
+    layers = [encoder] + ([pretrainer.masked_lm] if pretrainer is not None else [])
+    variables = {}
+    for variable in (v for layer in layers for v in layer.weights):
+        name = _canonical_name(variable.name, encoder.name)
+        if name is None:
+            raise CheckpointMismatchError(f"unexpected Model Garden variable {variable.name}: this tf-models-official "
+                                          "names its BERT weights differently.")
+        variables.setdefault(name, variable)  # the MLM shares the word embeddings
+    hidden = variables["bert/embeddings/word_embeddings"].shape[1]
     shapes = {}
-    for name, variable in result.items():
+    for name, variable in variables.items():
         shape = tuple(variable.shape)
-        if re.search(r"attention/self/\w+/kernel$", name) or name.endswith("attention/output/dense/kernel"):
-            shape = (hidden, hidden)  # Model Garden keeps heads apart: [H, n, d] / [n, d, H]
+        if len(shape) == 3:  # Model Garden keeps heads apart: [H, n, d] / [n, d, H]
+            shape = (hidden, hidden)
         elif re.search(r"attention/self/\w+/bias$", name):
             shape = (hidden,)
         shapes[name] = shape
-    return result, shapes
+    return variables, shapes
 
 
 def read_model_garden(path):
@@ -176,8 +200,6 @@ def read_model_garden(path):
         path: a directory (its `checkpoint` file or single `*.index` names the
             checkpoint) or a checkpoint prefix such as `.../ckpt-1`.
     """
-    import tensorflow as tf
-
     prefix = resolve_prefix(path)
     keys = _keys(prefix)
     try:

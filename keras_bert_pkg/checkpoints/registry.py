@@ -36,6 +36,7 @@ import urllib.request
 import warnings
 import zipfile
 
+from keras_bert_pkg.checkpoints.formats import detect_format
 from keras_bert_pkg.checkpoints.load_report import caller_stacklevel
 
 GOOGLE = "https://storage.googleapis.com/bert_models"
@@ -158,8 +159,6 @@ def _archive_name(entry):
 
 def _checkpoint_root(directory):
     """The folder inside an unpacked archive that holds the checkpoint (top or one level down)."""
-    from keras_bert_pkg.checkpoints.loader import detect_format
-
     candidates = [directory] + sorted(
         os.path.join(directory, d) for d in os.listdir(directory)
         if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")

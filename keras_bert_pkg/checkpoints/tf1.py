@@ -24,15 +24,17 @@ Example:
 'gelu_approximate'
 """
 
+import glob
 import json
 import os
 import re
 import warnings
 
 import numpy as np
+import tensorflow as tf
 
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
-from keras_bert_pkg.checkpoints.hf import write_vocabulary
+from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
 from keras_bert_pkg.checkpoints.load_report import LazyTensors, caller_stacklevel
 from keras_bert_pkg.checkpoints.weight_map import model_weight_map
 
@@ -107,10 +109,39 @@ def _ignored_reason(name):
     return None
 
 
+def find_tf_checkpoint(directory):
+    """The checkpoint prefix inside a directory (via its `checkpoint` file or `*.index`),
+    or None."""
+    latest = tf.train.latest_checkpoint(directory)
+    if latest:
+        return latest
+    indexes = sorted(glob.glob(os.path.join(directory, "*.index")))
+    if not indexes:
+        return None
+    preferred = [p for p in indexes if os.path.basename(p) == f"{CHECKPOINT_NAME}.index"]
+    if preferred:
+        return preferred[0][: -len(".index")]
+    if len(indexes) > 1:
+        raise ValueError(
+            f"{directory}: several checkpoints ({[os.path.basename(p) for p in indexes]}) and no "
+            "'checkpoint' file saying which is current; pass the prefix of one of them.")
+    return indexes[0][: -len(".index")]
+
+
+def tf_checkpoint_kind(prefix):
+    """`"tf1"` for name-based (Google) checkpoints, `"model_garden"` for object-based ones."""
+    names = [name for name, _ in tf.train.list_variables(prefix)]
+    if any(name.startswith(("bert/", "cls/")) for name in names):
+        return "tf1"
+    if "_CHECKPOINTABLE_OBJECT_GRAPH" in names:
+        return "model_garden"
+    raise ValueError(
+        f"{prefix}: a TensorFlow checkpoint, but neither Google BERT names (bert/...) nor a "
+        "TF2 object graph were found in it.")
+
+
 def resolve_prefix(path):
     """The checkpoint prefix for a directory, a prefix, or a `*.index`/`*.data-*` file."""
-    from keras_bert_pkg.checkpoints.loader import find_tf_checkpoint
-
     path = os.fspath(path)
     if os.path.isdir(path):
         prefix = find_tf_checkpoint(path)
@@ -132,8 +163,6 @@ def read_tf1(path):
         path: the directory, or the checkpoint prefix (e.g. `.../bert_model.ckpt`).
             `bert_config.json` must be in the checkpoint's directory.
     """
-    import tensorflow as tf
-
     prefix = resolve_prefix(path)
     directory = os.path.dirname(prefix)
     config_path = os.path.join(directory, CONFIG_FILE)
@@ -170,8 +199,6 @@ def save_tf1(model, directory, vocabulary=None, checkpoint_name=CHECKPOINT_NAME)
     Returns:
         The checkpoint prefix (`directory/bert_model.ckpt`).
     """
-    import tensorflow as tf
-
     backbone = model.backbone if hasattr(model, "backbone") else model
     os.makedirs(directory, exist_ok=True)
     config = config_to_bert_config(backbone)
@@ -195,5 +222,6 @@ def save_tf1(model, directory, vocabulary=None, checkpoint_name=CHECKPOINT_NAME)
     with open(os.path.join(directory, CONFIG_FILE), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
         f.write("\n")
-    write_vocabulary(vocabulary, os.path.join(directory, VOCAB_FILE))
+    if vocabulary is not None:
+        write_vocabulary(vocabulary, os.path.join(directory, VOCAB_FILE))
     return prefix

@@ -78,9 +78,14 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
         columns, or a tag that is not `O`/`B-X`/`I-X`.
 
     Example:
-    >>> sentences = read_conll("conll2003/valid.txt")  # doctest: +SKIP
-    >>> sentences[0].words, sentences[0].tags  # doctest: +SKIP
-    (['CRICKET', '-', 'LEICESTERSHIRE', ...], ['O', 'O', 'B-ORG', ...])
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "valid.txt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("-DOCSTART- -X- -X- O\\n\\nEU NNP B-NP B-ORG\\nrejects VBZ B-VP O\\n"
+    ...                 "German JJ B-NP B-MISC\\ncall NN I-NP O\\n. . O O\\n")
+    >>> sentences = read_conll(path)
+    >>> sentences[0].words, sentences[0].tags
+    (['EU', 'rejects', 'German', 'call', '.'], ['B-ORG', 'O', 'B-MISC', 'O', 'O'])
     """
     path = str(path)
     sentences = []
@@ -140,8 +145,13 @@ def read_bio(path, convert_iob1=True, encoding="utf-8"):
     Chinese), blank lines between sentences. See `read_conll`.
 
     Example:
-    >>> read_bio("people_daily.bio")[0].words  # doctest: +SKIP
-    ['任', '正', '非', '是', '華', '為', '的', '創', '始', '人']
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "train.bio")
+    >>> with open(path, "w", encoding="utf-8") as f:
+    ...     _ = f.write("任 B-PER\\n正 I-PER\\n非 I-PER\\n是 O\\n華 B-ORG\\n為 I-ORG\\n")
+    >>> sentence = read_bio(path)[0]
+    >>> "".join(sentence.words), sentence.tags[:4]
+    ('任正非是華為', ['B-PER', 'I-PER', 'I-PER', 'O'])
     """
     return read_conll(path, word_column=0, tag_column=-1, convert_iob1=convert_iob1,
                       encoding=encoding)

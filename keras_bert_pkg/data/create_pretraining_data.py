@@ -26,13 +26,12 @@ import tensorflow as tf
 from keras_bert_pkg.data.pretraining_documents import read_text_documents, tokenize_documents
 from keras_bert_pkg.data.pretraining_instances import MaskingVocabulary, create_training_instances
 from keras_bert_pkg.data.pretraining_records import write_instances
+from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 
 _WORKER = {}
 
 
 def _init_worker(vocabulary, lowercase):
-    from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-
     _WORKER["tokenizer"] = BertTokenizer(vocabulary, lowercase=lowercase)
 
 
@@ -113,11 +112,13 @@ def create_pretraining_data(input_files, output_dir, vocabulary, lowercase=True,
     (`output_files`, `num_instances`, `num_documents`, settings).
 
     Example:
-    >>> create_pretraining_data(["wiki.train.tokens"], "records/", "vocab.txt",
-    ...                         dupe_factor=5)  # doctest: +SKIP
+    >>> import tempfile
+    >>> summary = create_pretraining_data([text_file], tempfile.mkdtemp(), vocab_file,
+    ...                                   max_seq_length=32, max_predictions_per_seq=4,
+    ...                                   dupe_factor=2, num_workers=1, progress=False)
+    >>> summary["num_documents"], len(summary["output_files"])
+    (3, 1)
     """
-    from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-
     if not input_files:
         raise ValueError("create_pretraining_data: no input files.")
     tokenizer = BertTokenizer(vocabulary, lowercase=lowercase)

@@ -235,9 +235,14 @@ def read_glue(task, data_dir, split="train", path=None, max_skipped_fraction=0.0
         GlueFormatError: a malformed file (the message names the file and line).
 
     Example:
-    >>> dev = read_glue("mrpc", "../shared/data/glue", "dev")  # doctest: +SKIP
-    >>> len(dev), dev.texts[0][0][:20], dev.labels[:3]  # doctest: +SKIP
-    (408, "He said the foodserv", array([1, 0, 0], dtype=int32))
+    >>> import tempfile
+    >>> folder = os.path.join(tempfile.mkdtemp(), "SST-2")
+    >>> os.makedirs(folder)
+    >>> with open(os.path.join(folder, "dev.tsv"), "w") as f:
+    ...     _ = f.write("sentence\\tlabel\\na gripping film \\t1\\ntedious \\t0\\n")
+    >>> dev = read_glue("sst2", os.path.dirname(folder), "dev")
+    >>> len(dev), dev.texts[0], dev.labels
+    (2, ['a gripping film ', 'tedious '], array([1, 0], dtype=int32))
     """
     spec = glue_task(task)
     default_path, split = glue_file_path(spec, data_dir, split)

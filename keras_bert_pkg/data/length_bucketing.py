@@ -1,17 +1,24 @@
 """Length bucketing: batches of similar-length examples, padded only to their longest.
 
-Fine-tuning pads every example to `max_seq_length` (128) in the original code. GLUE
-sentences are mostly far shorter (SST-2's training phrases average ~13 WordPieces), so
-most of that compute goes to padding. Here examples are tokenized once, kept unpadded
-(ragged), grouped by length with `tf.data.Dataset.bucket_by_sequence_length` for training
-(shuffled, so each batch is a random draw from one length bucket), or sorted by length for
-prediction; every batch is padded to its own longest row. Attention is masked, so the
-model computes the same function of each example either way.
+The original code pads every example to `max_seq_length` (128 for GLUE, 384 for SQuAD).
+Most sentences are far shorter (SST-2's training phrases average ~13 WordPieces), so
+most of that compute goes to padding. Here examples are kept unpadded (ragged): training
+batches come from `bucketed_dataset` (shuffled, then grouped in buckets 8 tokens wide, so
+each batch is a random draw from one length bucket), prediction batches from
+`length_sorted_dataset` (sorted by length). Every batch is padded to its own longest
+row. Attention is masked, so the model computes the same function of each example
+either way. Every task (GLUE, SQuAD, NER, pre-training records aside) trains through
+`bucketed_dataset`; `models.predict_by_length` predicts through `length_sorted_dataset`.
+
+Features are a dict of `tf.RaggedTensor` [examples, None] (`token_ids`, `segment_ids`,
+`padding_mask`), from `tokenize_to_ragged` (raw text), `ragged_features` (token-id
+lists) or `padded_to_ragged` (arrays padded to one length).
 
 Example:
->>> features = tokenize_to_ragged(preprocessor, sentences)  # doctest: +SKIP
->>> train = bucketed_dataset(features, labels, batch_size=32, shuffle=True)  # doctest: +SKIP
->>> logits = predict_by_length(model, features, batch_size=128)  # doctest: +SKIP
+>>> features = ragged_features([[101, 7, 102], [101, 7, 8, 9, 102]])
+>>> ds = bucketed_dataset(features, labels=[0, 1], batch_size=2, shuffle=False)
+>>> [x["token_ids"].shape.as_list() for x, _ in ds]
+[[2, 5]]
 """
 
 import weakref
@@ -19,7 +26,10 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_pkg.metrics.masked_token_accuracy import IGNORE_LABEL
+
 FEATURE_KEYS = ("token_ids", "segment_ids", "padding_mask")
+BUCKET_WIDTH = 8
 
 # preprocessor -> {number of segments: traced packing function}; tracing the in-graph
 # tokenizer is the slow part, so train, dev and test sets share one trace.
@@ -77,12 +87,45 @@ def tokenize_to_ragged(preprocessor, features, batch_size=1024):
     return out
 
 
+def ragged_features(token_ids, segment_ids=None):
+    """The ragged feature dict of token-id lists (segment ids 0 unless given)."""
+    if not len(token_ids):
+        raise ValueError("No examples.")
+    lengths = np.array([len(row) for row in token_ids], np.int64)
+
+    def ragged(rows):
+        flat = np.concatenate([np.asarray(row, np.int32) for row in rows])
+        return tf.RaggedTensor.from_row_lengths(flat, lengths)
+
+    ids = ragged(token_ids)
+    if segment_ids is None:
+        segments = tf.zeros_like(ids)
+    else:
+        if [len(row) for row in segment_ids] != lengths.tolist():
+            raise ValueError("token_ids and segment_ids differ in length.")
+        segments = ragged(segment_ids)
+    return {"token_ids": ids, "segment_ids": segments,
+            "padding_mask": tf.ones_like(ids, dtype=tf.bool)}
+
+
+def padded_to_ragged(features, keys=None):
+    """Cuts every [examples, length] array of a padded dict to the example's length
+    (its `padding_mask` count); `keys` (default: all) are the arrays to cut."""
+    lengths = np.asarray(features["padding_mask"]).astype(bool).sum(-1)
+    out = {}
+    for key in keys or features:
+        value = np.asarray(features[key])
+        out[key] = tf.RaggedTensor.from_tensor(value, lengths=lengths)
+    out["padding_mask"] = tf.cast(out["padding_mask"], tf.bool)
+    return out
+
+
 def example_lengths(features):
     """Number of real tokens of each example of a ragged feature dict (numpy int)."""
     return features["token_ids"].row_lengths().numpy()
 
 
-def default_boundaries(max_length, bucket_width=8):
+def default_boundaries(max_length, bucket_width=BUCKET_WIDTH):
     """Bucket boundaries every `bucket_width` tokens up to `max_length`."""
     return list(range(bucket_width + 1, int(max_length) + 1, bucket_width))
 
@@ -97,6 +140,16 @@ def num_bucketed_batches(lengths, batch_size, boundaries, drop_remainder=False):
     return int(np.sum(-(-counts // batch_size)))
 
 
+def _label_tensors(labels):
+    """Labels as a tensor structure: per example ([N] arrays, or a dict of them) or per
+    token (a RaggedTensor [N, None])."""
+    if labels is None or isinstance(labels, tf.RaggedTensor):
+        return labels
+    if isinstance(labels, dict):
+        return {name: tf.constant(np.asarray(value)) for name, value in labels.items()}
+    return tf.constant(np.asarray(labels))
+
+
 def _examples(features, labels=None, order=None, shuffle=False, seed=None):
     """An unbatched dataset of per-example (unpadded) feature dicts (and labels), read
     from the ragged tensors' flat values by index, so shuffling moves only indices."""
@@ -107,23 +160,30 @@ def _examples(features, labels=None, order=None, shuffle=False, seed=None):
         np.arange(count, dtype="int64") if order is None else np.asarray(order, "int64"))
     if shuffle:
         index = index.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    label_tensor = None if labels is None else tf.constant(np.asarray(labels))
+    label_tensors = _label_tensors(labels)
 
     def lookup(i):
         start, end = splits[i], splits[i + 1]
         example = {k: v[start:end] for k, v in values.items()}
-        return example if label_tensor is None else (example, label_tensor[i])
+        if label_tensors is None:
+            return example
+        if isinstance(label_tensors, tf.RaggedTensor):
+            return example, label_tensors.flat_values[start:end]
+        return example, tf.nest.map_structure(lambda t: t[i], label_tensors)
 
     return index.map(lookup, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _padding_values(features, pad_token_id, with_labels, label_dtype):
+def _padding_values(pad_token_id, labels):
     pads = {"token_ids": tf.constant(pad_token_id, tf.int32),
             "segment_ids": tf.constant(0, tf.int32),
             "padding_mask": tf.constant(False)}
-    if not with_labels:
+    label_tensors = _label_tensors(labels)
+    if label_tensors is None:
         return pads
-    return pads, tf.constant(0, label_dtype)
+    if isinstance(label_tensors, tf.RaggedTensor):
+        return pads, tf.constant(IGNORE_LABEL, label_tensors.dtype)
+    return pads, tf.nest.map_structure(lambda t: tf.constant(0, t.dtype), label_tensors)
 
 
 def bucketed_dataset(features, labels=None, batch_size=32, boundaries=None, max_length=None,
@@ -131,8 +191,11 @@ def bucketed_dataset(features, labels=None, batch_size=32, boundaries=None, max_
     """A training dataset of length-bucketed, dynamically padded batches.
 
     Args:
-        features: ragged feature dict from `tokenize_to_ragged`.
-        labels: per-example labels (class ids or scores), or None.
+        features: ragged feature dict.
+        labels: None; one label per example (class ids or scores, an array [N], or a
+            dict of such arrays, e.g. SQuAD's start and end positions); or one label
+            per token (a RaggedTensor [N, None] shaped like the tokens, padded with
+            -100, which losses skip).
         batch_size: examples per batch (the last batch of a bucket may be smaller).
         boundaries: bucket boundaries in tokens; default every 8 tokens up to
             `max_length` (default: the longest example).
@@ -148,12 +211,11 @@ def bucketed_dataset(features, labels=None, batch_size=32, boundaries=None, max_
     if boundaries is None:
         boundaries = default_boundaries(max_length or int(lengths.max()))
     ds = _examples(features, labels, shuffle=shuffle, seed=seed)
-    label_dtype = tf.as_dtype(np.asarray(labels).dtype) if labels is not None else None
     ds = ds.bucket_by_sequence_length(
         element_length_func=lambda f, *_: tf.shape(f["token_ids"])[0],
         bucket_boundaries=list(boundaries),
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padding_values=_padding_values(features, pad_token_id, labels is not None, label_dtype),
+        padding_values=_padding_values(pad_token_id, labels),
         drop_remainder=drop_remainder,
     )
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -168,28 +230,19 @@ def length_sorted_dataset(features, batch_size=128, pad_token_id=0):
     lengths = example_lengths(features)
     order = np.argsort(lengths, kind="stable")
     ds = _examples(features, order=order).padded_batch(
-        batch_size, padding_values=_padding_values(features, pad_token_id, False, None)
-    )
+        batch_size, padding_values=_padding_values(pad_token_id, None))
     return ds.prefetch(tf.data.AUTOTUNE), order
 
 
 def restore_order(outputs, order):
-    """Undoes the sorting of `length_sorted_dataset` on per-example outputs."""
+    """Undoes the sorting of `length_sorted_dataset` on per-example outputs (an array
+    or a list)."""
+    if isinstance(outputs, list):
+        restored = [None] * len(outputs)
+        for position, index in enumerate(order):
+            restored[index] = outputs[position]
+        return restored
     outputs = np.asarray(outputs)
     restored = np.empty_like(outputs)
     restored[order] = outputs
     return restored
-
-
-def predict_by_length(model, features, batch_size=128, pad_token_id=0, **predict_kwargs):
-    """`model.predict` over length-sorted batches, outputs returned in the original order.
-
-    Args:
-        model: a Keras model taking the backbone's input dict.
-        features: ragged feature dict from `tokenize_to_ragged`.
-        batch_size: prediction batch size.
-    """
-    ds, order = length_sorted_dataset(features, batch_size, pad_token_id)
-    predict_kwargs.setdefault("verbose", 0)
-    outputs = model.predict(ds, **predict_kwargs)
-    return tf.nest.map_structure(lambda o: restore_order(o, order), outputs)

@@ -33,8 +33,11 @@ def most_frequent_token_baseline(train_dataset, eval_dataset, vocabulary_size, m
     `train_labels`, `eval_labels` (counts).
 
     Example:
-    >>> most_frequent_token_baseline(train_ds, eval_ds, 30522, max_train_batches=500)  # doctest: +SKIP
-    {'token_id': 1996, 'accuracy': 0.061, ...}
+    >>> def batches(ids):
+    ...     labels = {"masked_lm_ids": [ids], "masked_lm_weights": [[1.0] * len(ids)]}
+    ...     return tf.data.Dataset.from_tensors(({}, labels))
+    >>> most_frequent_token_baseline(batches([7, 7, 9]), batches([7, 8, 9, 9]), 10)
+    {'token_id': 7, 'accuracy': 0.25, 'train_labels': 3, 'eval_labels': 4}
     """
     train = masked_lm_label_counts(train_dataset, vocabulary_size, max_train_batches)
     if not train.sum():

@@ -204,8 +204,10 @@ def read_documents(paths, tokenizer, input_format="auto", document_range=None):
     Returns: a list of documents, each a list of sentences (lists of token ids).
 
     Example:
-    >>> docs = read_documents("sample_text.txt", tokenizer)  # doctest: +SKIP
-    >>> len(docs), docs[0][0][:3]  # doctest: +SKIP
+    >>> tokenizer = BertTokenizer(vocab_file)
+    >>> docs = read_documents(text_file, tokenizer)
+    >>> len(docs), tokenizer.decode(docs[0][0])
+    (3, 'the cat sat on the mat .')
     """
     if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__"):
         paths = [paths]

@@ -218,8 +218,14 @@ def pretraining_record_dataset(file_patterns, batch_size, seq_length=None, max_p
         are not pre-training records or have other lengths than asked.
 
     Example:
-    >>> ds = pretraining_record_dataset("out/*.tfrecord", batch_size=32)  # doctest: +SKIP
-    >>> model.fit(ds, steps_per_epoch=1000)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from keras_bert_pkg.data.create_pretraining_data import create_pretraining_data
+    >>> summary = create_pretraining_data([text_file], tempfile.mkdtemp(), vocab_file,
+    ...                                   max_seq_length=32, max_predictions_per_seq=4,
+    ...                                   num_workers=1, progress=False)
+    >>> x, y = next(iter(pretraining_record_dataset(summary["output_files"], batch_size=8)))
+    >>> x["token_ids"].shape, sorted(y)
+    (TensorShape([8, 32]), ['masked_lm_ids', 'masked_lm_weights', 'next_sentence_labels'])
     """
     files = expand_file_patterns(file_patterns)
     lengths, v2_names = inspect_record_file(files[0], compression_type)

@@ -16,7 +16,7 @@ prediction on short ones. With `whole_word_masking=True` the masks are made in P
 the original algorithm instead (the graph masker has no notion of words).
 
 The stream is deterministic under `seed` once a global TensorFlow seed is set
-(`keras.utils.set_random_seed`, which `run_pretraining` does): a run resumed at step `n`
+(`keras.utils.set_random_seed`, which `recipes/pretrain.py` does): a run resumed at step `n`
 with `skip_batches=n` sees the batches an uninterrupted run would.
 """
 
@@ -84,9 +84,15 @@ def pretraining_stream_dataset(documents, vocab, batch_size, seq_length=128,
     Returns: a `tf.data.Dataset` of `(x, y)`, the format of `pretraining_record_dataset`.
 
     Example:
-    >>> docs = read_documents("wiki.train.tokens", tokenizer)  # doctest: +SKIP
-    >>> ds = pretraining_stream_dataset(docs, MaskingVocabulary.from_tokenizer(tokenizer),
-    ...                                 batch_size=32)  # doctest: +SKIP
+    >>> from keras_bert_pkg.data.pretraining_documents import read_documents
+    >>> from keras_bert_pkg.data.pretraining_instances import MaskingVocabulary
+    >>> tokenizer = BertTokenizer(vocab_file)
+    >>> ds = pretraining_stream_dataset(read_documents(text_file, tokenizer),
+    ...                                 MaskingVocabulary.from_tokenizer(tokenizer),
+    ...                                 batch_size=4, seq_length=32, max_predictions_per_seq=4)
+    >>> x, y = next(iter(ds))
+    >>> x["token_ids"].shape, y["masked_lm_ids"].shape
+    (TensorShape([4, 32]), TensorShape([4, 4]))
     """
     pad = vocab.pad_token_id
 

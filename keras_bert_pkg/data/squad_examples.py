@@ -73,9 +73,13 @@ def read_squad_examples(source, is_training=False, version_2_with_negative=None)
             answer text, an impossible question in a v1.1 file, ...).
 
     Example:
-    >>> examples = read_squad_examples("train-v1.1.json", is_training=True)  # doctest: +SKIP
-    >>> examples[0].context_text[examples[0].answer_start:examples[0].answer_end]  # doctest: +SKIP
-    'Saint Bernadette Soubirous'
+    >>> data = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{
+    ...     "context": "The novel was written by George Orwell.",
+    ...     "qas": [{"id": "q1", "question": "Who wrote it?",
+    ...              "answers": [{"text": "George Orwell", "answer_start": 25}]}]}]}]}
+    >>> examples = read_squad_examples(data, is_training=True)
+    >>> examples[0].context_text[examples[0].answer_start:examples[0].answer_end]
+    'George Orwell'
     """
     name = "<dict>" if isinstance(source, dict) else os.fspath(source)
     data = load_squad_json(source)

@@ -1,4 +1,4 @@
-"""SQuAD features: question + context windows (doc stride), labels, and tf.data.
+"""SQuAD features: question + context windows (doc stride), their inputs and labels.
 
 Each example becomes one or more windows `[CLS] question [SEP] context-piece [SEP]`.
 Every context token keeps its character span in the original context, taken from the
@@ -10,7 +10,8 @@ back from the context by offsets and the answer's token span comes from
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
+
+from keras_bert_pkg.data.length_bucketing import ragged_features
 
 
 @dataclasses.dataclass
@@ -127,8 +128,14 @@ def convert_examples_to_features(
     Returns: a list of `SquadFeature`.
 
     Example:
-    >>> features = convert_examples_to_features(examples, tokenizer, 384, 128, 64,
-    ...                                          is_training=True)  # doctest: +SKIP
+    >>> from keras_bert_pkg.data.squad_examples import SquadExample
+    >>> example = SquadExample("q1", "who wrote the novel ?", "george wrote the novel .",
+    ...                        answer_text="george", answer_start=0)
+    >>> features = convert_examples_to_features([example], BertTokenizer(vocab_file),
+    ...                                         max_seq_length=16, doc_stride=8,
+    ...                                         max_query_length=8, is_training=True)
+    >>> len(features), features[0].start_position, features[0].end_position
+    (1, 7, 7)
     """
     if doc_stride <= 0:
         raise ValueError(f"doc_stride must be positive, got {doc_stride}.")
@@ -225,93 +232,18 @@ def squad_inputs(features, length=None):
     return x
 
 
-def squad_dataset(features, batch_size=32, training=False, seed=None, bucket_boundaries=None):
-    """A `tf.data.Dataset` of padded batches of `features`.
-
-    Batches are padded to their longest feature (dynamic padding), not to
-    `max_seq_length`, which saves most of the compute on short SQuAD paragraphs.
-
-    Args:
-        features: list of `SquadFeature`.
-        batch_size: features per batch.
-        training: shuffle every epoch and yield `(inputs, labels)` where labels is
-            `{"start_positions", "end_positions"}` (int32 [batch]); the features must
-            have been built with `is_training=True`.
-        seed: shuffle seed.
-        bucket_boundaries: optional sequence lengths at which to split length
-            buckets, so a batch holds features of similar lengths (training only).
-
-    Returns: the dataset; elements are `inputs` (dict `token_ids`, `segment_ids`,
-    `padding_mask`, int32 [batch, length]) or `(inputs, labels)` when training.
-    """
+def squad_ragged_features(features):
+    """The features' model inputs as a ragged dict (`data.length_bucketing`), for
+    `bucketed_dataset` (training) and `models.predict_by_length` (prediction)."""
     if not features:
-        raise ValueError("squad_dataset: no features.")
-    inputs = squad_inputs(features)
-    inputs["length"] = np.array([len(f) for f in features], np.int32)
-    if training:
-        if any(f.start_position is None for f in features):
-            raise ValueError("squad_dataset(training=True) needs features built with is_training=True.")
-        labels = {
-            "start_positions": np.array([f.start_position for f in features], np.int32),
-            "end_positions": np.array([f.end_position for f in features], np.int32),
-        }
-        ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
-        ds = ds.shuffle(len(features), seed=seed, reshuffle_each_iteration=True)
-    else:
-        ds = tf.data.Dataset.from_tensor_slices(inputs)
-
-    def unpad(x, *labels):  # variable-length rows, padded again per batch
-        n = x["length"]
-        x = {k: v[:n] for k, v in x.items() if k != "length"}
-        return (x,) + labels if labels else x
-
-    ds = ds.map(unpad, num_parallel_calls=tf.data.AUTOTUNE)
-    if training and bucket_boundaries:
-        boundaries = sorted(int(b) for b in bucket_boundaries)
-        ds = ds.bucket_by_sequence_length(
-            lambda x, *_: tf.shape(x["token_ids"])[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        )
-        ds = ds.shuffle(64, seed=seed)
-    else:
-        ds = ds.padded_batch(batch_size)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        raise ValueError("squad_ragged_features: no features.")
+    return ragged_features([f.token_ids for f in features], [f.segment_ids for f in features])
 
 
-def predict_squad_logits(model, features, batch_size=64):
-    """Runs a span model over `features`; returns per-feature start and end logits.
-
-    Features are batched by similar length (sorted), each batch padded to its longest
-    feature, and the results put back in feature order.
-
-    Args:
-        model: a model taking the backbone input dict and returning a dict with
-            `start_logits` and `end_logits` ([batch, length]), e.g. `BertSpanLabeler`.
-        features: list of `SquadFeature`.
-        batch_size: features per forward pass.
-
-    Returns: `(start_logits, end_logits)`, two lists of float32 numpy arrays, one per
-    feature, each as long as the feature.
-    """
-    order = sorted(range(len(features)), key=lambda i: len(features[i]))
-
-    @tf.function(input_signature=[{
-        k: tf.TensorSpec([None, None], tf.int32) for k in ("token_ids", "segment_ids", "padding_mask")
-    }], reduce_retracing=True)
-    def forward(x):
-        out = model(x, training=False)
-        return tf.cast(out["start_logits"], tf.float32), tf.cast(out["end_logits"], tf.float32)
-
-    starts = [None] * len(features)
-    ends = [None] * len(features)
-    for b in range(0, len(order), batch_size):
-        idx = order[b:b + batch_size]
-        width = len(features[idx[-1]])  # sorted: the last is the longest
-        s, e = forward(squad_inputs([features[i] for i in idx], width))
-        s, e = s.numpy(), e.numpy()
-        for row, i in enumerate(idx):
-            n = len(features[i])
-            starts[i] = s[row, :n]
-            ends[i] = e[row, :n]
-    return starts, ends
+def squad_labels(features):
+    """`{"start_positions", "end_positions"}` int32 arrays [features] (0 = [CLS]), the
+    labels of `BertSpanLabeler`; the features must be built with `is_training=True`."""
+    if any(f.start_position is None for f in features):
+        raise ValueError("squad_labels needs features built with is_training=True.")
+    return {"start_positions": np.array([f.start_position for f in features], np.int32),
+            "end_positions": np.array([f.end_position for f in features], np.int32)}

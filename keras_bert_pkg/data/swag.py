@@ -53,8 +53,16 @@ def read_swag(path, encoding="utf-8"):
         or a label that is not the index of an ending.
 
     Example:
-    >>> examples = read_swag("swagaf/data/val.csv")  # doctest: +SKIP
-    >>> examples[0].endings[examples[0].label]  # doctest: +SKIP
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "val.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("video-id,fold-ind,startphrase,sent1,sent2,gold-source,ending0,"
+    ...                 "ending1,ending2,ending3,label\\n"
+    ...                 "v1,0,A man kneels. He,A man kneels.,He,gold,rows away.,eats it.,"
+    ...                 "sleeps.,flies.,0\\n")
+    >>> examples = read_swag(path)
+    >>> examples[0].endings[examples[0].label]
+    'rows away.'
     """
     path = str(path)
     with open(path, encoding=encoding, newline="") as f:
@@ -129,19 +137,17 @@ def swag_features(examples, preprocessor, batch_size=1024):
                 f"swag_features: example {e.id} has {len(e.endings)} endings, the first "
                 f"has {num_choices}."
             )
-    firsts = [e.context for e in examples for _ in range(num_choices)]
-    seconds = [f"{e.start} {ending}".strip() for e in examples for ending in e.endings]
-    L = preprocessor.sequence_length
+    contexts = [e.context for e in examples]
+    endings = [[f"{e.start} {ending}".strip() for ending in e.endings] for e in examples]
+    length = preprocessor.sequence_length
     parts = {k: [] for k in ("token_ids", "segment_ids", "padding_mask")}
-    for i in range(0, len(firsts), batch_size):
-        out = preprocessor((tf.constant(firsts[i:i + batch_size], tf.string),
-                            tf.constant(seconds[i:i + batch_size], tf.string)))
+    for i in range(0, len(examples), batch_size):
+        out = preprocessor((tf.constant(contexts[i:i + batch_size], tf.string),
+                            tf.constant(endings[i:i + batch_size], tf.string)))
         for k in parts:
             value = np.asarray(out[k]).astype(np.int32)
-            parts[k].append(np.pad(value, ((0, 0), (0, L - value.shape[1]))))
-    features = {
-        k: np.concatenate(v).reshape(len(examples), num_choices, L) for k, v in parts.items()
-    }
+            parts[k].append(np.pad(value, ((0, 0), (0, 0), (0, length - value.shape[-1]))))
+    features = {k: np.concatenate(v) for k, v in parts.items()}
     if any(e.label is None for e in examples):
         return features, None
     return features, np.asarray([e.label for e in examples], np.int32)

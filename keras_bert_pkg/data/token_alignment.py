@@ -12,9 +12,8 @@ per word of every sentence.
 """
 
 import numpy as np
-import tensorflow as tf
 
-IGNORE_LABEL = -100
+from keras_bert_pkg.metrics.masked_token_accuracy import IGNORE_LABEL
 
 
 class TokenAligner:
@@ -31,9 +30,12 @@ class TokenAligner:
         ignore_label: the label of positions left out of the loss.
 
     Example:
-    >>> aligner = TokenAligner(tokenizer, ["O", "B-PER", "I-PER"], sequence_length=16)  # doctest: +SKIP
-    >>> features = aligner.encode([["Johanson", "wins"]], [["B-PER", "O"]])  # doctest: +SKIP
-    >>> aligner.decode(features["labels"], features)  # doctest: +SKIP
+    >>> aligner = TokenAligner(BertTokenizer(vocab_file), ["O", "B-PER", "I-PER"],
+    ...                        sequence_length=16)
+    >>> features = aligner.encode([["Georges", "lived"]], [["B-PER", "O"]])
+    >>> features["labels"][0, :5].tolist()  # [CLS] george ##s lived [SEP]
+    [-100, 1, -100, 0, -100]
+    >>> aligner.decode(features["labels"], features)
     [['B-PER', 'O']]
     """
 
@@ -233,7 +235,8 @@ class TokenAligner:
 
         Args:
             predictions: logits `[N, L, num_tags]` (arg-maxed) or tag ids `[N, L]`, one
-                row per row of `features` (gold `labels` decode to the gold word tags).
+                row per row of `features` (gold `labels` decode to the gold word tags),
+                or a list of N such rows cut to their lengths (`predict_by_length`).
             features: the dict `encode` returned.
 
         Returns:
@@ -241,15 +244,21 @@ class TokenAligner:
             takes the tag of its first sub-token in the window where that token has the
             most context.
         """
-        predictions = np.asarray(predictions)
-        if predictions.ndim == 3:
-            predictions = predictions.argmax(-1)
         word_index = features["word_index"]
-        if predictions.shape != word_index.shape:
-            raise ValueError(
-                f"decode: predictions of shape {predictions.shape} do not match the "
-                f"features' {word_index.shape}."
-            )
+        if isinstance(predictions, (list, tuple)):
+            rows = [np.asarray(row) for row in predictions]
+            predictions = [row.argmax(-1) if row.ndim == 2 else row for row in rows]
+            if len(predictions) != len(word_index):
+                raise ValueError(f"decode: {len(predictions)} predicted rows for "
+                                 f"{len(word_index)} feature rows.")
+        else:
+            predictions = np.asarray(predictions)
+            if predictions.ndim == 3:
+                predictions = predictions.argmax(-1)
+            if predictions.shape != word_index.shape:
+                raise ValueError(
+                    f"decode: predictions of shape {predictions.shape} do not match the "
+                    f"features' {word_index.shape}.")
         num_examples = int(features["example_index"].max()) + 1 if len(word_index) else 0
         out = [None] * num_examples
         for row, example in enumerate(features["example_index"]):
@@ -257,7 +266,7 @@ class TokenAligner:
                 out[example] = ["O"] * int(features["num_words"][row])
             keep = features["first_token"][row] & features["max_context"][row]
             for position in np.flatnonzero(keep):
-                tag_id = int(predictions[row, position])
+                tag_id = int(predictions[row][position])
                 if not 0 <= tag_id < len(self.tags):
                     raise ValueError(
                         f"decode: row {row}, position {position}: tag id {tag_id} is not "
@@ -305,51 +314,3 @@ def entity_spans(tags, words=None, spans=None, separator=" "):
             entity["char_start"] = spans[entity["start"]][0]
             entity["char_end"] = spans[entity["end"] - 1][1]
     return entities
-
-
-def token_dataset(features, batch_size=32, shuffle=False, seed=None, label_key="labels"):
-    """A `tf.data.Dataset` of `(inputs, labels)` batches cut to their longest row.
-
-    Rows are grouped by length (sorted within chunks of 50 batches, after a seeded
-    shuffle when `shuffle=True`) so little compute goes to padding; the order of the
-    batches is reshuffled every epoch when `shuffle=True`.
-    """
-    n = len(features["token_ids"])
-    lengths = features["padding_mask"].sum(-1)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n) if shuffle else np.arange(n)
-    chunk = batch_size * 50
-    order = np.concatenate([
-        order[i:i + chunk][np.argsort(lengths[order[i:i + chunk]], kind="stable")]
-        for i in range(0, n, chunk)
-    ]) if n else order
-    inputs = {k: features[k][order] for k in ("token_ids", "segment_ids", "padding_mask")}
-    has_labels = label_key in features
-    data = (inputs, features[label_key][order]) if has_labels else (inputs,)
-    ds = tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
-
-    def trim(x, *y):
-        longest = tf.reduce_max(tf.reduce_sum(x["padding_mask"], axis=-1))
-        x = {k: v[:, :longest] for k, v in x.items()}
-        return (x,) + tuple(t[:, :longest] for t in y)
-
-    ds = ds.map(trim)
-    if shuffle:
-        ds = ds.shuffle(-(-n // batch_size), seed=seed, reshuffle_each_iteration=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def predict_token_ids(model, features, batch_size=64):
-    """Arg-max tag ids `[N, L]` of a token classifier on `features` (rows batched by
-    length and cut to their longest row, then put back in order and padded)."""
-    n, L = features["token_ids"].shape
-    lengths = features["padding_mask"].sum(-1)
-    order = np.argsort(lengths, kind="stable")
-    out = np.zeros((n, L), np.int32)
-    for i in range(0, n, batch_size):
-        rows = order[i:i + batch_size]
-        longest = int(lengths[rows].max())
-        x = {k: features[k][rows, :longest] for k in ("token_ids", "segment_ids", "padding_mask")}
-        logits = model.predict_on_batch(x)
-        out[rows, :longest] = np.asarray(logits).argmax(-1)
-    return out

@@ -15,17 +15,10 @@ class BackboneSignatures(TaskSignatures):
 
     default_name = "embeddings"
 
-    def _outputs(self, inputs):
+    def outputs(self, inputs):
         out = self.run_model(inputs)
         return {"pooled_output": out["pooled_output"], "sequence_output": out["sequence_output"],
                 "padding_mask": inputs["padding_mask"]}
-
-    def token_outputs(self, inputs):
-        return self._outputs(inputs)
-
-    def text_outputs(self, texts):
-        packed = self.pack_texts([texts[n] for n in self.text_inputs])
-        return self._outputs(self.model_inputs(packed))
 
     def output_docs(self):
         return {"all": {

@@ -23,18 +23,11 @@ class ClassifierSignatures(TaskSignatures):
             raise ValueError(f"{len(self.labels)} labels given for a classifier with "
                              f"num_classes={model.num_classes}.")
 
-    def _outputs(self, inputs):
+    def outputs(self, inputs):
         logits = self.run_model(inputs)
         if self.model.num_classes == 1:
             return {"score": logits[:, 0]}
         return self.label_outputs(logits)
-
-    def token_outputs(self, inputs):
-        return self._outputs(inputs)
-
-    def text_outputs(self, texts):
-        packed = self.pack_texts([texts[n] for n in self.text_inputs])
-        return self._outputs(self.model_inputs(packed))
 
     def output_docs(self):
         if self.model.num_classes == 1:

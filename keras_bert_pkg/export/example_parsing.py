@@ -23,8 +23,8 @@ def make_example(token_ids, segment_ids=None, padding_mask=None):
     """A serialized `tf.Example` for `serve_examples` (flattened for multiple choice).
 
     Example:
-    >>> make_example([101, 7592, 102])[:4]
-    b'\\nE\\n\\x19'
+    >>> parse_examples(tf.constant([make_example([101, 7592, 102])]))["token_ids"].numpy()
+    array([[ 101, 7592,  102]], dtype=int32)
     """
     feature = {}
     for name, values in zip(FEATURE_NAMES, (token_ids, segment_ids, padding_mask)):

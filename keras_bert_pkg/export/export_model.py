@@ -1,4 +1,4 @@
-"""`export(model, export_dir, ...)`: SavedModels for TF Serving, with the tokenizer inside.
+"""`export_model(model, export_dir, ...)`: SavedModels for TF Serving, with the tokenizer inside.
 
 One call writes two SavedModels in TF Serving's layout, each version written to a
 temporary directory and renamed into place (see `serving_layout`):
@@ -31,10 +31,25 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
 from keras_bert_pkg.export import example_parsing, op_report, serving_layout, warmup
-from keras_bert_pkg.export.task_signatures import TOKEN_INPUT_NAMES
+from keras_bert_pkg.export.backbone_signatures import BackboneSignatures
+from keras_bert_pkg.export.classifier_signatures import ClassifierSignatures
+from keras_bert_pkg.export.multiple_choice_signatures import MultipleChoiceSignatures
+from keras_bert_pkg.export.span_labeler_signatures import SpanLabelerSignatures
+from keras_bert_pkg.export.token_classifier_signatures import TokenClassifierSignatures
+from keras_bert_pkg.models.bert_backbone import BertBackbone
+from keras_bert_pkg.models.bert_classifier import BertClassifier
+from keras_bert_pkg.models.bert_multiple_choice import BertMultipleChoice
+from keras_bert_pkg.models.bert_span_labeler import BertSpanLabeler
+from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
+from keras_bert_pkg.text import text_packing
+from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 
 TOKEN_IDS_SUFFIX = "_token_ids"
+_BUILDERS = ((BertBackbone, BackboneSignatures), (BertClassifier, ClassifierSignatures),
+             (BertTokenClassifier, TokenClassifierSignatures),
+             (BertMultipleChoice, MultipleChoiceSignatures))
 
 
 @dataclasses.dataclass
@@ -61,38 +76,19 @@ class ExportResult:
 
 def signature_builder(model, tokenizer, sequence_length, labels=None, text_inputs=None,
                       **options):
-    """The `TaskSignatures` subclass instance for a model, chosen by its class."""
-    from keras_bert_pkg.models.bert_backbone import BertBackbone
-
-    builders = [(BertBackbone, "backbone_signatures", "BackboneSignatures")]
-    for module, cls, builder_module, builder_cls in (
-        ("bert_classifier", "BertClassifier", "classifier_signatures", "ClassifierSignatures"),
-        ("bert_span_labeler", "BertSpanLabeler", "span_labeler_signatures",
-         "SpanLabelerSignatures"),
-        ("bert_token_classifier", "BertTokenClassifier", "token_classifier_signatures",
-         "TokenClassifierSignatures"),
-        ("bert_multiple_choice", "BertMultipleChoice", "multiple_choice_signatures",
-         "MultipleChoiceSignatures"),
-    ):
-        try:
-            models_module = __import__(f"keras_bert_pkg.models.{module}", fromlist=[cls])
-        except ImportError:  # pragma: no cover (a task model not in this checkout)
-            continue
-        builders.append((getattr(models_module, cls), builder_module, builder_cls))
-    for model_cls, builder_module, builder_cls in builders:
-        if isinstance(model, model_cls):
-            module = __import__(f"keras_bert_pkg.export.{builder_module}", fromlist=[builder_cls])
-            kwargs = options if builder_cls == "SpanLabelerSignatures" else {}
-            return getattr(module, builder_cls)(model, tokenizer, sequence_length, labels,
-                                                text_inputs, **kwargs)
+    """The `TaskSignatures` builder for a model, chosen by its class; `options` are the
+    SQuAD decoding options (`SpanLabelerSignatures`)."""
+    if isinstance(model, BertSpanLabeler):
+        return SpanLabelerSignatures(model, tokenizer, sequence_length, labels, text_inputs, **options)
+    for model_class, builder_class in _BUILDERS:
+        if isinstance(model, model_class):
+            return builder_class(model, tokenizer, sequence_length, labels, text_inputs)
     raise TypeError(
         f"export: no serving signatures for {type(model).__name__}; expected a BertBackbone, "
         "BertClassifier, BertSpanLabeler, BertTokenClassifier or BertMultipleChoice.")
 
 
 def _resolve_tokenizer(model, tokenizer):
-    from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-
     if tokenizer is None:
         preprocessor = getattr(model, "preprocessor", None)
         tokenizer = getattr(preprocessor, "tokenizer", None)
@@ -148,22 +144,15 @@ class _Functions:
 
 
 def _warmup_token_inputs(builder, texts):
-    """Valid token-id inputs (one example) built from the warm-up text."""
-    t = builder.tokenizer
-    strings = [np.asarray(texts[n], dtype=object).reshape([-1])[0] for n in builder.text_inputs]
-    budget = builder.sequence_length - 1 - len(strings)
-    pieces = [t.encode(s)[: max(budget // len(strings), 1)] for s in strings]
-    ids = [t.cls_token_id]
-    segments = [0]
-    for k, piece in enumerate(pieces):
-        ids += piece + [t.sep_token_id]
-        segments += [k] * (len(piece) + 1)
-    inputs = {"token_ids": np.array([ids], np.int32),
-              "segment_ids": np.array([segments], np.int32),
-              "padding_mask": np.ones([1, len(ids)], np.int32)}
+    """Valid token-id inputs (one example) packed from the warm-up text, as the text
+    signature packs it."""
+    strings = [tf.constant(np.asarray(texts[n], dtype=object)[:1]) for n in builder.text_inputs]
     if builder.num_choices is not None:
-        inputs = {k: np.repeat(v[:, None, :], builder.num_choices, axis=1) for k, v in inputs.items()}
-    return inputs
+        packed = text_packing.pack_choices(builder.tokenizer, strings[0], strings[1],
+                                           builder.sequence_length)
+    else:
+        packed = text_packing.pack_texts(builder.tokenizer, strings, builder.sequence_length)
+    return {key: np.asarray(value, np.int32) for key, value in text_packing.model_inputs(packed).items()}
 
 
 def _signature_io(concrete):
@@ -188,9 +177,7 @@ def _write_savedmodel(path, functions, signatures, vocabulary, labels):
         setattr(root, attr, getattr(functions, attr))
     files = tempfile.mkdtemp(prefix="keras_bert_pkg_assets_")
     try:
-        vocab_path = os.path.join(files, "vocab.txt")
-        with open(vocab_path, "w", encoding="utf-8") as f:
-            f.write("".join(token + "\n" for token in vocabulary))
+        vocab_path = write_vocabulary(vocabulary, os.path.join(files, "vocab.txt"))
         root.vocabulary_file = tf.saved_model.Asset(vocab_path)
         if labels is not None:
             labels_path = os.path.join(files, "labels.txt")
@@ -203,7 +190,7 @@ def _write_savedmodel(path, functions, signatures, vocabulary, labels):
     return {name: _signature_io(c) for name, c in concretes.items()}
 
 
-def export(model, export_dir="savedmodels", name=None, *, version=None, tokenizer=None,
+def export_model(model, export_dir="savedmodels", name=None, *, version=None, tokenizer=None,
            sequence_length=None, labels=None, text_inputs=None, token_ids_model=True,
            warmup_inputs=None, max_query_length=64, max_answer_length=30,
            null_score_diff_threshold=None):
@@ -239,10 +226,10 @@ def export(model, export_dir="savedmodels", name=None, *, version=None, tokenize
         An `ExportResult` (paths, version, signatures, ops outside core TensorFlow).
 
     Example:
-    >>> result = keras_bert_pkg.export(classifier, "savedmodels", "sst2",
-    ...                                labels=["negative", "positive"])  # doctest: +SKIP
-    >>> result.path  # doctest: +SKIP
-    'savedmodels/sst2/1'
+    >>> classifier = BertClassifier.from_preset(checkpoint_dir, num_classes=2)
+    >>> result = export_model(classifier, export_dir, "sst2", labels=["negative", "positive"])
+    >>> os.path.relpath(result.path, export_dir), result.non_core_ops
+    ('sst2/1', ['FastWordpieceTokenizeWithOffsets'])
     """
     if not getattr(model, "built", False):
         raise ValueError("export: the model is not built; call it on inputs once first.")

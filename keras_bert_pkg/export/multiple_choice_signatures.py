@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_pkg.export.task_signatures import TaskSignatures
+from keras_bert_pkg.text import text_packing
 
 
 class MultipleChoiceSignatures(TaskSignatures):
@@ -12,7 +13,7 @@ class MultipleChoiceSignatures(TaskSignatures):
     Text inputs: `context` string [batch] and `endings` string [batch, num_choices];
     each choice is packed as the pair `[CLS] context [SEP] ending [SEP]` (for SWAG the
     ending is the second sentence's start and the candidate ending joined by a space,
-    as `data.swag.swag_features` does). Token-id inputs are [batch, num_choices,
+    as `data.swag.swag_features` does; `text_packing.pack_choices`). Token-id inputs are [batch, num_choices,
     length]. Outputs: `logits`, `probabilities` float32 [batch, num_choices] and
     `label` int32 [batch] (the chosen ending), plus `label_name` with `labels`.
     """
@@ -39,13 +40,8 @@ class MultipleChoiceSignatures(TaskSignatures):
 
     def text_outputs(self, texts):
         context, endings = texts[self.text_inputs[0]], texts[self.text_inputs[1]]
-        k = self.num_choices
-        firsts = tf.repeat(context, k)
-        seconds = tf.reshape(endings, [-1])
-        packed = self.pack_texts([firsts, seconds])
-        inputs = {name: tf.reshape(value, [-1, k, tf.shape(value)[-1]])
-                  for name, value in self.model_inputs(packed).items()}
-        return self.label_outputs(self.run_model(inputs))
+        packed = text_packing.pack_choices(self.tokenizer, context, endings, self.sequence_length)
+        return self.label_outputs(self.run_model(text_packing.model_inputs(packed)))
 
     def warmup_texts(self):
         endings = ["pushes the canoe into the water.", "eats the paddle.",

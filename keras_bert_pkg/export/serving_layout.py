@@ -50,8 +50,10 @@ def write_version(base_dir, write_fn, version=None):
         FileExistsError: `version` was given and already exists.
 
     Example:
-    >>> write_version("savedmodels/sst2", lambda tmp: archive.write_out(tmp))  # doctest: +SKIP
-    (3, 'savedmodels/sst2/3')
+    >>> import tempfile
+    >>> base = os.path.join(tempfile.mkdtemp(), "sst2")
+    >>> write_version(base, lambda tmp: open(os.path.join(tmp, "saved_model.pb"), "wb").close())
+    (1, '.../sst2/1')
     """
     if version is not None:
         _check_version(version)

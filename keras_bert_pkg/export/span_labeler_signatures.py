@@ -3,7 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_pkg.export import span_search, text_packing
+from keras_bert_pkg.export import span_search
+from keras_bert_pkg.text import text_packing
 from keras_bert_pkg.export.task_signatures import TaskSignatures
 
 
@@ -76,7 +77,7 @@ class SpanLabelerSignatures(TaskSignatures):
         truncated = c["ids"].row_lengths() > room
         c = text_packing.truncate(c, room)
         packed = self.pack([q, c])
-        logits = self.run_model(self.model_inputs(packed))
+        logits = self.run_model(text_packing.model_inputs(packed))
         start, end, score, found, null_score = self._span(logits, tf.equal(packed["segment"], 1))
         byte_start = tf.gather(packed["starts"], start, batch_dims=1)
         byte_end = tf.gather(packed["ends"], end, batch_dims=1)

@@ -14,7 +14,7 @@ Subclasses (one file per task) set `default_name` and override the output method
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_pkg.export import text_packing
+from keras_bert_pkg.text import text_packing
 
 TOKEN_INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -82,13 +82,19 @@ class TaskSignatures:
         return tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), outputs)
 
     # --- to override --------------------------------------------------------------------
+    def outputs(self, inputs):
+        """The named outputs of both signatures, from the int32 input dict (tasks whose
+        text outputs differ override `text_outputs` and `token_outputs` instead)."""
+        raise NotImplementedError
+
     def token_outputs(self, inputs):
         """Named outputs from the int32 input dict."""
-        raise NotImplementedError
+        return self.outputs(inputs)
 
     def text_outputs(self, texts):
         """Named outputs from a dict of 1-D string tensors keyed by `text_inputs`."""
-        raise NotImplementedError
+        packed = self.pack_texts([texts[n] for n in self.text_inputs])
+        return self.outputs(text_packing.model_inputs(packed))
 
     def warmup_texts(self):
         """A dict of small numpy string batches for the text signature's warm-up."""
@@ -104,26 +110,13 @@ class TaskSignatures:
     def tokenize(self, strings):
         return text_packing.tokenize(self.tokenizer, strings)
 
-    @staticmethod
-    def model_inputs(packed):
-        return text_packing.model_inputs(packed)
-
     def pack(self, segments):
         t = self.tokenizer
         return text_packing.pack(segments, t.cls_token_id, t.sep_token_id, t.pad_token_id)
 
     def pack_texts(self, strings):
         """Packs one or two string batches as `BertPreprocessor` does (core ops only)."""
-        segments = [self.tokenize(s) for s in strings]
-        if len(segments) == 1:
-            segments = [text_packing.truncate(segments[0], self.sequence_length - 2)]
-        else:
-            keep_a, keep_b = text_packing.pair_lengths(
-                segments[0]["ids"].row_lengths(), segments[1]["ids"].row_lengths(),
-                self.sequence_length - 3)
-            segments = [text_packing.truncate(segments[0], keep_a),
-                        text_packing.truncate(segments[1], keep_b)]
-        return self.pack(segments)
+        return text_packing.pack_texts(self.tokenizer, strings, self.sequence_length)
 
     def label_outputs(self, logits):
         """`logits`, `probabilities`, `label` (and `label_name` with labels)."""

@@ -3,7 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_pkg.export import entity_decoding, text_packing
+from keras_bert_pkg.export import entity_decoding
+from keras_bert_pkg.text import text_packing
 from keras_bert_pkg.export.task_signatures import TaskSignatures
 
 
@@ -55,7 +56,7 @@ class TokenClassifierSignatures(TaskSignatures):
         truncated = tokens["ids"].row_lengths() > self.sequence_length - 2
         tokens = text_packing.truncate(tokens, self.sequence_length - 2)
         packed = self.pack([tokens])
-        logits = self.run_model(self.model_inputs(packed))
+        logits = self.run_model(text_packing.model_inputs(packed))
 
         ids = tokens["ids"]
         rows = ids.value_rowids()

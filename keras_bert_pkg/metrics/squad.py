@@ -62,8 +62,13 @@ def evaluate_squad(dataset, predictions, version="1.1", null_odds=None):
         and, with `null_odds`, the precision-recall figures `pr_*_ap`.
 
     Example:
-    >>> evaluate_squad("dev-v1.1.json", "predictions.json")  # doctest: +SKIP
-    {'exact_match': 84.07, 'f1': 91.157, 'total': 1720}
+    >>> gold = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{
+    ...     "context": "The novel was written by George Orwell.",
+    ...     "qas": [{"id": "q1", "question": "Who wrote it?",
+    ...              "answers": [{"text": "George Orwell", "answer_start": 25}]}]}]}]}
+    >>> scores = evaluate_squad(gold, {"q1": "Orwell"})
+    >>> scores["exact_match"], round(scores["f1"], 2), scores["total"]
+    (0.0, 66.67, 1)
     """
     articles = _articles(dataset)
     predictions = _load_json(predictions, "predictions")

@@ -1,13 +1,18 @@
 """BertBackbone: the bidirectional Transformer encoder of BERT (Devlin et al., 2018)."""
 
 import keras
+import numpy as np
 from keras import ops
 from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
 
+from keras_bert_pkg import keras_workarounds
+from keras_bert_pkg.checkpoints import load_report
+from keras_bert_pkg.checkpoints.presets import read_preset
 from keras_bert_pkg.layers.activations import get_activation
+from keras_bert_pkg.layers.bert_encoder_block import (BertEncoderBlock, is_legacy_weight_path,
+                                                      upgrade_legacy_weight)
 from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask
-from keras_bert_pkg.layers.fast_transformer_encoder import FastTransformerEncoder
-from keras_bert_pkg.models.bert_presets import preset_config
+from keras_bert_pkg.models.bert_architectures import architecture_config
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
@@ -15,11 +20,13 @@ class BertBackbone(keras.Model):
     """BERT encoder: embeddings, `num_layers` post-LayerNorm Transformer blocks, pooler.
 
     Embeddings are the sum of token, segment and learned position embeddings, followed
-    by LayerNorm and dropout (section 3 of the paper). Each block is keras-hub's
-    `TransformerEncoder` (self-attention, add & norm, feed-forward, add & norm), which
-    is exactly BERT's block, run through `FastTransformerEncoder` (same weights and
-    function, a fused-matmul forward pass that is faster on CPU). The pooler is a tanh
-    dense layer on the [CLS] vector.
+    by LayerNorm and dropout (section 3 of the paper). Each block is a `BertEncoderBlock`
+    (self-attention, add & norm, feed-forward, add & norm, with a fused-matmul forward
+    pass). The pooler is a tanh dense layer on the [CLS] vector.
+
+    `BertBackbone.from_preset(name_or_path)` builds one from a pretrained checkpoint with
+    its weights; `BertBackbone.from_architecture("bert_base")` builds a named size with
+    random weights.
 
     Args:
         vocabulary_size: number of WordPiece tokens.
@@ -44,9 +51,13 @@ class BertBackbone(keras.Model):
     Outputs: dict of `sequence_output` [batch, length, hidden_dim] and
     `pooled_output` [batch, hidden_dim] (plus `encoder_outputs` on request).
 
+    Sublayers (public attributes): `token_embedding` (keras-hub `ReversibleEmbedding`),
+    `segment_embedding`, `position_embedding` (keras-hub `PositionEmbedding`),
+    `embeddings_layer_norm`, `transformer_layers` (the blocks) and `pooled_dense`.
+
     Example:
     >>> import numpy as np
-    >>> backbone = BertBackbone.from_preset("bert_tiny")
+    >>> backbone = BertBackbone.from_architecture("bert_tiny")
     >>> out = backbone({"token_ids": np.array([[101, 7592, 102]]),
     ...                 "segment_ids": np.zeros((1, 3), "int32"),
     ...                 "padding_mask": np.ones((1, 3), "int32")})
@@ -98,7 +109,7 @@ class BertBackbone(keras.Model):
         )
         embeddings_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="embeddings_dropout")
         blocks = [
-            FastTransformerEncoder(
+            BertEncoderBlock(
                 intermediate_dim=intermediate_dim,
                 num_heads=num_heads,
                 dropout=dropout,
@@ -158,7 +169,11 @@ class BertBackbone(keras.Model):
         self.causal = causal
         self.layer_dtype_policy = keras.dtype_policies.get(dtype) if dtype else keras.config.dtype_policy()
         self.token_embedding = token_embedding
+        self.segment_embedding = segment_embedding
+        self.position_embedding = position_embedding
+        self.embeddings_layer_norm = embeddings_norm
         self.transformer_layers = blocks
+        self.pooled_dense = pooled_dense
 
     def get_config(self):
         config = {
@@ -189,40 +204,54 @@ class BertBackbone(keras.Model):
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, preset, **overrides):
-        """Builds a randomly initialised backbone of a named architecture.
+    def from_architecture(cls, name, **overrides):
+        """Builds a randomly initialised backbone of a named size.
 
         Args:
-            preset: one of `bert_tiny`, `bert_mini`, `bert_small`, `bert_medium`,
-                `bert_base`, `bert_large` (see `bert_presets.py`).
+            name: `bert_tiny`, `bert_mini`, `bert_small`, `bert_medium`, `bert_base` or
+                `bert_large` (see `bert_architectures.py`).
             **overrides: constructor arguments to change (e.g. `vocabulary_size`).
         """
-        return cls(**preset_config(preset, **overrides))
+        return cls(**architecture_config(name, **overrides))
 
     @classmethod
-    def from_checkpoint(cls, path, strict=False, **overrides):
-        """Builds a backbone from a checkpoint of any supported format, weights loaded.
+    def from_preset(cls, preset, load_weights=True, strict=False, **overrides):
+        """Builds a backbone of a pretrained checkpoint, with its weights.
 
         The configuration (sizes, activation, LayerNorm epsilon) comes from the
-        checkpoint's own config; see `keras_bert_pkg.checkpoints.load_checkpoint`.
+        checkpoint's own config.
 
         Args:
-            path: a Hugging Face, Google TF1, Model Garden TF2 or keras-hub preset
-                directory, a `.keras` file, or a published name (`"bert_base_uncased"`).
+            preset: a published checkpoint name (`"bert_base_uncased"`, see
+                `keras_bert_pkg.checkpoints.registry`; downloaded once) or a Hugging Face,
+                Google TF1, Model Garden TF2 or keras-hub directory, or a `.keras` file.
+            load_weights: False builds the architecture only (random weights).
             strict: raise instead of warning on unused tensors or missing weights.
             **overrides: constructor arguments to change (e.g. `dtype`, `dropout`).
 
         Example:
-        >>> backbone = BertBackbone.from_checkpoint("path/to/all-MiniLM-L6-v2")  # doctest: +SKIP
+        >>> backbone = BertBackbone.from_preset(checkpoint_dir)
+        >>> backbone.num_layers, backbone.hidden_activation
+        (2, 'gelu')
         """
-        from keras_bert_pkg.checkpoints.loader import load_checkpoint
+        return cls.from_contents(read_preset(preset), load_weights, strict, **overrides)
 
-        return load_checkpoint(path, model="backbone", strict=strict, **overrides)
+    @classmethod
+    def from_contents(cls, contents, load_weights=True, strict=False, **overrides):
+        """`from_preset` on checkpoint contents already read (`checkpoints.presets.read_preset`)."""
+        backbone = cls(**{**contents.config, **overrides})
+        if load_weights:
+            load_report.load_weights(backbone, contents, strict=strict)
+        return backbone
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        # Weights files of keras_bert_pkg 0.1 hold the blocks in keras-hub's layout;
+        # Keras reads the blocks after this call, from the upgraded store.
+        keras_workarounds.upgrade_weights_store(store, is_legacy_weight_path, upgrade_legacy_weight)
 
     def dummy_inputs(self, batch_size=2, sequence_length=8):
         """A small valid input dict, for building and smoke tests."""
-        import numpy as np
-
         return {
             "token_ids": np.ones((batch_size, sequence_length), "int32"),
             "segment_ids": np.zeros((batch_size, sequence_length), "int32"),

@@ -25,10 +25,11 @@ class BertClassifier(BertTask):
     Outputs: logits [batch, num_classes] (no softmax).
 
     Example:
-    >>> backbone = BertBackbone.from_preset("bert_tiny")  # doctest: +SKIP
-    >>> model = BertClassifier(backbone, num_classes=2, preprocessor=preprocessor)  # doctest: +SKIP
-    >>> model.compile(optimizer=create_optimizer(3e-5, total_steps=1000))  # doctest: +SKIP
-    >>> model.fit(["a gripping film", "tedious"], [1, 0], batch_size=32)  # doctest: +SKIP
+    >>> model = BertClassifier.from_preset(checkpoint_dir, num_classes=2)
+    >>> model.compile(optimizer=kb.create_optimizer(3e-5, total_steps=10))
+    >>> history = model.fit(["a gripping film", "tedious"], [1, 0], batch_size=2, verbose=0)
+    >>> model.predict(["what a film"], verbose=0).shape
+    (1, 2)
     """
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs):

@@ -3,22 +3,10 @@
 import keras
 from keras import ops
 
+from keras_bert_pkg.layers.fold_choices import FoldChoices
 from keras_bert_pkg.models.bert_task import BertTask
 
 _INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
-
-
-@keras.saving.register_keras_serializable(package="keras_bert_pkg")
-class FoldChoices(keras.layers.Layer):
-    """Folds `[batch, choices, length]` into `[batch * choices, length]` (any length)."""
-
-    def call(self, x):
-        return ops.reshape(x, (-1, ops.shape(x)[-1]))
-
-    def compute_output_shape(self, input_shape):
-        batch, choices = input_shape[0], input_shape[1]
-        folded = batch * choices if batch is not None and choices is not None else None
-        return (folded, input_shape[-1])
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
@@ -35,31 +23,25 @@ class BertMultipleChoice(BertTask):
     Args:
         backbone: a `BertBackbone`.
         num_choices: candidates per example (4 in SWAG).
-        preprocessor: must be None: multiple-choice inputs are token-id dicts (build
-            them with `keras_bert_pkg.data.swag.swag_features`); the argument exists
-            for the common task-model interface.
+        preprocessor: an optional `BertPreprocessor`; with one, `fit`/`evaluate`/
+            `predict` take raw text: a tuple `(contexts, endings)` of a string batch
+            [batch] and a string batch [batch, num_choices].
         dropout: dropout on the pooled output before the scoring layer.
 
-    Inputs: dict `token_ids`, `segment_ids`, `padding_mask`, each `[batch, choices, L]`.
+    Inputs: dict `token_ids`, `segment_ids`, `padding_mask`, each `[batch, choices, L]`
+    (`keras_bert_pkg.data.swag.swag_features` builds them), or raw text as above.
     Output: logits `[batch, choices]`.
 
     Example:
-    >>> model = BertMultipleChoice(BertBackbone.from_preset("bert_tiny"), 4)  # doctest: +SKIP
-    >>> model.compile(optimizer="adam")  # doctest: +SKIP
-    >>> model.fit(features, labels)  # features from swag_features(...)  # doctest: +SKIP
+    >>> model = BertMultipleChoice.from_preset(checkpoint_dir, num_choices=2)
+    >>> model.predict((["the cat sat on the"], [["mat .", "cloud ."]]), verbose=0).shape
+    (1, 2)
     """
 
     def __init__(self, backbone, num_choices, preprocessor=None, dropout=0.1, **kwargs):
         if int(num_choices) < 2:
             raise ValueError(f"num_choices must be >= 2, got {num_choices!r}.")
         num_choices = int(num_choices)
-        if preprocessor is not None:
-            raise ValueError(
-                "BertMultipleChoice takes token-id dicts [batch, choices, length], not raw "
-                "text: pack the (context, ending) pairs with "
-                "keras_bert_pkg.data.swag.swag_features(examples, preprocessor) and pass "
-                "preprocessor=None."
-            )
         inputs = {
             name: keras.Input(shape=(num_choices, None), dtype="int32", name=name)
             for name in _INPUT_NAMES

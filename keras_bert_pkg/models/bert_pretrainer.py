@@ -5,13 +5,17 @@ import tensorflow as tf
 from keras import ops
 from keras_hub.layers import MaskedLMHead
 
+from keras_bert_pkg.checkpoints import load_report
+from keras_bert_pkg.checkpoints.presets import read_preset
 from keras_bert_pkg.layers.activations import get_activation
+from keras_bert_pkg.models.bert_backbone import BertBackbone
+from keras_bert_pkg.models.bert_task import BertTask
 
 _EPSILON = 1e-5  # the original's denominator guard of the masked-LM mean
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
-class BertPretrainer(keras.Model):
+class BertPretrainer(BertTask):
     """A `BertBackbone` with the two pre-training heads of the paper (section 3.1).
 
     - Masked LM (`masked_lm_head`, keras-hub `MaskedLMHead`): gathers the hidden states
@@ -44,11 +48,18 @@ class BertPretrainer(keras.Model):
     (1 = B is random, the original's convention).
 
     Example:
-    >>> backbone = BertBackbone.from_preset("bert_tiny", vocabulary_size=1000)
+    >>> from keras_bert_pkg.data.pretraining_documents import read_documents
+    >>> from keras_bert_pkg.data.pretraining_instances import MaskingVocabulary
+    >>> tokenizer = BertTokenizer(vocab_file)
+    >>> ds = pretraining_stream_dataset(read_documents(text_file, tokenizer),
+    ...                                 MaskingVocabulary.from_tokenizer(tokenizer),
+    ...                                 batch_size=4, seq_length=32, max_predictions_per_seq=4)
+    >>> backbone = BertBackbone.from_architecture("bert_tiny", vocabulary_size=110)
     >>> model = BertPretrainer(backbone)
     >>> model.compile(optimizer="adam")
-    >>> ds = pretraining_record_dataset("records/*.tfrecord", batch_size=32)  # doctest: +SKIP
-    >>> model.fit(ds, steps_per_epoch=100, epochs=3)  # doctest: +SKIP
+    >>> history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['loss', 'mlm_accuracy', 'mlm_loss', 'nsp_accuracy', 'nsp_loss']
     """
 
     def __init__(self, backbone, next_sentence=True, **kwargs):
@@ -79,13 +90,12 @@ class BertPretrainer(keras.Model):
         }
         if next_sentence:
             outputs["nsp_logits"] = next_sentence_head(features["pooled_output"])
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, backbone=backbone, **kwargs)
 
-        self.backbone = backbone
         self.next_sentence = bool(next_sentence)
+        self.uses_pooled_output = self.next_sentence  # only the next-sentence head reads it
         self.masked_lm_head = masked_lm_head
         self.next_sentence_head = next_sentence_head
-        self.preprocessor = None
         self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
         self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
         if next_sentence:
@@ -156,38 +166,42 @@ class BertPretrainer(keras.Model):
 
     # --- checkpoints ----------------------------------------------------------------
     @classmethod
-    def from_checkpoint(cls, path, strict=False, next_sentence=None, **overrides):
-        """Builds a pretrainer from a checkpoint, backbone and pre-training heads loaded.
+    def from_preset(cls, preset, next_sentence=None, load_weights=True, strict=False, **overrides):
+        """Builds a pretrainer of a pretrained checkpoint: backbone and heads loaded.
 
-        Reads every format `BertBackbone.from_checkpoint` reads; the masked-LM head
-        (`cls/predictions/*`) and next-sentence head (`cls/seq_relationship/*`) come
-        from the checkpoint when it has them (see `keras_bert_pkg.checkpoints`).
+        The masked-LM head (`cls/predictions/*`) and next-sentence head
+        (`cls/seq_relationship/*`) come from the checkpoint when it has them.
 
         Args:
-            path: checkpoint directory/file/prefix, or a published name.
-            strict: raise instead of warning on unused tensors or missing weights.
+            preset: a published checkpoint name or a checkpoint directory / file of any
+                format (see `BertBackbone.from_preset`).
             next_sentence: build the next-sentence head; default: when the checkpoint
                 has one (or has no heads at all).
+            load_weights: False builds the architecture only (random weights).
+            strict: raise instead of warning on unused tensors or missing weights.
             **overrides: `BertBackbone` arguments to change (e.g. `dtype`).
 
         Example:
-        >>> model = BertPretrainer.from_checkpoint("bert_base_uncased")  # doctest: +SKIP
+        >>> pretrainer = BertPretrainer.from_preset(pretrainer_file)  # heads included
+        >>> sorted(pretrainer.output)
+        ['mlm_logits', 'nsp_logits']
         """
-        from keras_bert_pkg.checkpoints.loader import load_checkpoint
+        return cls.from_contents(read_preset(preset), next_sentence, load_weights, strict, **overrides)
 
-        return load_checkpoint(path, model="pretrainer", strict=strict, next_sentence=next_sentence, **overrides)
+    @classmethod
+    def from_contents(cls, contents, next_sentence=None, load_weights=True, strict=False, **overrides):
+        """`from_preset` on checkpoint contents already read (`checkpoints.presets.read_preset`)."""
+        if next_sentence is None:
+            next_sentence = contents.has_next_sentence_head or not contents.has_masked_lm_head
+        backbone = BertBackbone.from_contents(contents, load_weights=False, **overrides)
+        pretrainer = cls(backbone, next_sentence=next_sentence)
+        if load_weights:
+            load_report.load_weights(pretrainer, contents, strict=strict)
+        return pretrainer
 
     # --- serialization --------------------------------------------------------------
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "next_sentence": self.next_sentence,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        config = super().get_config()
+        del config["preprocessor"]  # pre-training reads records, not raw text
+        config["next_sentence"] = self.next_sentence
+        return config

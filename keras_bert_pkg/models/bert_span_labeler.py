@@ -35,13 +35,13 @@ class BertSpanLabeler(BertTask):
     of token positions (0 for [CLS]); `compile()` defaults to that loss.
 
     Example:
-    >>> import numpy as np
-    >>> from keras_bert_pkg.models.bert_backbone import BertBackbone
-    >>> model = BertSpanLabeler(BertBackbone.from_preset("bert_tiny"))
+    >>> model = BertSpanLabeler(BertBackbone.from_architecture("bert_tiny"))
     >>> out = model.predict(model.backbone.dummy_inputs(2, 8), verbose=0)
     >>> sorted(out), out["start_logits"].shape
     (['end_logits', 'start_logits'], (2, 8))
     """
+
+    uses_pooled_output = False
 
     def __init__(self, backbone, preprocessor=None, initializer_range=0.02, **kwargs):
         inputs = backbone.input
@@ -78,12 +78,6 @@ class BertSpanLabeler(BertTask):
                 loss_weights = {"start_logits": 0.5, "end_logits": 0.5}
         super().compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights,
                         metrics=metrics, **kwargs)
-
-    def compile_from_config(self, config):
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if hasattr(self, "optimizer") and self.built:
-            self.optimizer.build(self.trainable_variables)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return super().compute_loss(x, _rename_labels(y), y_pred, sample_weight, training=training)

@@ -6,6 +6,11 @@ import weakref
 import keras
 import tensorflow as tf
 
+from keras_bert_pkg.checkpoints.presets import read_preset, tokenizer_config
+from keras_bert_pkg.models.bert_backbone import BertBackbone
+from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
+from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
+
 # model -> tf.function of its preprocessor. Held outside the model so that SavedModel
 # export never sees it; reusing one traced function makes every later `fit`/`predict`
 # pipeline cheap to build (the in-graph tokenizer is a large graph to trace).
@@ -34,22 +39,6 @@ def _num_examples(x):
     return int(shape[0]) if shape is not None and len(shape) > 0 else len(first)
 
 
-def first_replica_spec(dataset):
-    """The `element_spec` of a (distributed) dataset with per-replica specs replaced by
-    replica 0's: the shapes and dtypes one replica's batch has. None when `dataset` has
-    no spec."""
-    spec = getattr(dataset, "element_spec", None)
-    if spec is None:
-        return None
-
-    def one(leaf):
-        if type(leaf).__name__ == "PerReplicaSpec":
-            return leaf._component_specs[0]
-        return leaf
-
-    return tf.nest.map_structure(one, spec)
-
-
 class BertTask(keras.Model):
     """A functional task model over a `BertBackbone`, with optional raw-text input.
 
@@ -60,15 +49,65 @@ class BertTask(keras.Model):
     `tf.data.Dataset` of them, and tokenize inside the input pipeline (batched, in
     parallel) so the model itself stays a plain token-id model that exports cleanly.
 
+    `Task.from_preset(name_or_path, ...)` builds the task on a pretrained checkpoint's
+    backbone (weights loaded) with a preprocessor made from the checkpoint's own
+    vocabulary and casing, so `predict(["raw text"])` works at once.
+
     Args:
         backbone: the `BertBackbone`.
         preprocessor: a `BertPreprocessor`, or None to take token-id dicts only.
     """
 
+    # Token-level tasks (span labeling, tagging) leave the pooler out of their graph: it
+    # gets no gradient, so it is not trained (and not decayed), and Keras is not handed a
+    # variable without a gradient.
+    uses_pooled_output = True
+
     def __init__(self, *, backbone, preprocessor=None, inputs=None, outputs=None, **kwargs):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.backbone = backbone
         self.preprocessor = preprocessor
+
+    def _trained(self, variables):
+        if self.uses_pooled_output:
+            return variables
+        pooler = {id(v) for v in self.backbone.pooled_dense.weights}
+        return [v for v in variables if id(v) not in pooler]
+
+    @property
+    def trainable_weights(self):
+        return self._trained(super().trainable_weights)
+
+    @property
+    def trainable_variables(self):
+        return self._trained(super().trainable_variables)
+
+    @classmethod
+    def from_preset(cls, preset, sequence_length=None, load_weights=True, strict=False, **kwargs):
+        """Builds the task on a pretrained checkpoint, with a matching preprocessor.
+
+        Args:
+            preset: a published checkpoint name (`checkpoints.registry`) or a checkpoint
+                directory / file of any supported format; its vocabulary (and casing)
+                makes the preprocessor.
+            sequence_length: the preprocessor's packed length (default: the backbone's
+                positions, 512 for BERT's checkpoints; batches are padded only to their
+                longest row).
+            load_weights: False builds the backbone's architecture with random weights.
+            strict: raise instead of warning on unused tensors or missing weights.
+            **kwargs: the task's own arguments (e.g. `num_classes=2`).
+
+        Example:
+        >>> classifier = BertClassifier.from_preset(checkpoint_dir, num_classes=2)
+        >>> classifier.predict(["a fine film"], verbose=0).shape
+        (1, 2)
+        """
+        contents = read_preset(preset)
+        backbone = BertBackbone.from_contents(contents, load_weights, strict)
+        preprocessor = BertPreprocessor(BertTokenizer(**tokenizer_config(contents)),
+                                        sequence_length=sequence_length or backbone.max_sequence_length,
+                                        dynamic_padding=True)
+        return cls(backbone=backbone, preprocessor=preprocessor, **kwargs)
 
     # --- raw text through the input pipeline -------------------------------------
     def _pipeline(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False):
@@ -117,6 +156,8 @@ class BertTask(keras.Model):
                 validation_data = self._pipeline(vx, vy, vw, batch_size=batch_size) or validation_data
         if ds is not None:  # shuffling already happened in the pipeline
             return super().fit(ds, validation_data=validation_data, shuffle=False, **kwargs)
+        if isinstance(x, tf.data.Dataset):  # a dataset shuffles itself (Keras warns otherwise)
+            shuffle = False
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data,
                            shuffle=shuffle, sample_weight=sample_weight, **kwargs)
 
@@ -131,18 +172,6 @@ class BertTask(keras.Model):
         if ds is not None:
             return super().predict(ds.map(lambda *d: d[0]), **kwargs)
         return super().predict(x, batch_size=batch_size, **kwargs)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a strategy with several replicas, Keras (TF backend) pulls the first batch
-        # and averages it over the replicas only to learn its shapes and dtypes, which
-        # fails on bool inputs (a BertPreprocessor's padding_mask) and spends the
-        # dataset's first iterator. Read them from the dataset's spec (replica 0's)
-        # instead. (`training.strategies.get_strategy` fixes this for every model.)
-        if iterator is not None and data_batch is None and self._distribute_strategy is not None:
-            spec = first_replica_spec(getattr(iterator, "_distributed_dataset", None))
-            if spec is not None:
-                data_batch, iterator = spec, None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # --- serialization ------------------------------------------------------------
     def compile_from_config(self, config):

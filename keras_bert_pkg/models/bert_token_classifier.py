@@ -1,23 +1,9 @@
 """BertTokenClassifier: one label per token (named-entity recognition, section 4.3)."""
 
 import keras
-from keras import ops
 
+from keras_bert_pkg.metrics.masked_token_accuracy import IGNORE_LABEL, masked_token_accuracy
 from keras_bert_pkg.models.bert_task import BertTask
-
-IGNORE_LABEL = -100
-
-
-@keras.saving.register_keras_serializable(package="keras_bert_pkg")
-def masked_token_accuracy(y_true, y_pred):
-    """Accuracy over the tokens whose label is not -100 (the ignored sub-tokens,
-    special tokens and padding), for `BertTokenClassifier`'s default metrics."""
-    y_true = ops.cast(y_true, "int32")
-    mask = ops.cast(ops.not_equal(y_true, IGNORE_LABEL), "float32")
-    correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true),
-                       "float32")
-    return ops.sum(correct * mask) / ops.maximum(ops.sum(mask), 1.0)
-
 
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
 class BertTokenClassifier(BertTask):
@@ -41,11 +27,12 @@ class BertTokenClassifier(BertTask):
     Output: logits `[batch, length, num_classes]`.
 
     Example:
-    >>> backbone = BertBackbone.from_preset("bert_tiny")  # doctest: +SKIP
-    >>> model = BertTokenClassifier(backbone, num_classes=9)  # doctest: +SKIP
-    >>> model.compile(optimizer="adam")  # doctest: +SKIP
-    >>> model.fit(features_without_labels, features["labels"])  # doctest: +SKIP
+    >>> model = BertTokenClassifier.from_preset(checkpoint_dir, num_classes=9)
+    >>> model.predict(["George lived in London"], verbose=0).shape
+    (1, 6, 9)
     """
+
+    uses_pooled_output = False
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs):
         if int(num_classes) < 1:

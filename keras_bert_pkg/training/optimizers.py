@@ -8,8 +8,8 @@ clipping at norm 1.0. Keras's `AdamW` keeps Adam's bias correction, which Google
 
 import keras
 
+from keras_bert_pkg.keras_workarounds import clip_after_all_reduce
 from keras_bert_pkg.training.fused_adamw import FusedAdamW
-from keras_bert_pkg.training.strategies import clip_after_all_reduce
 from keras_bert_pkg.training.warmup_linear_decay import WarmupLinearDecay
 
 # Keras variable names of LayerNorm scale/offset and of every bias.

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_pkg.training.strategies import is_chief
+from keras_bert_pkg.distribute.strategy_info import is_chief
 
 _NAME = re.compile(r"^ckpt-(\d{9})$")
 
@@ -46,9 +46,14 @@ class ResumableCheckpoint:
         max_to_keep: checkpoints kept (older ones are deleted).
 
     Example:
-    >>> ckpt = ResumableCheckpoint("run/checkpoints", model)  # doctest: +SKIP
-    >>> ckpt.save(1000, {"history": [...]})  # doctest: +SKIP
-    >>> state = ckpt.restore()  # the newest; None when there is none  # doctest: +SKIP
+    >>> import tempfile
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> checkpoint = ResumableCheckpoint(tempfile.mkdtemp(), model)
+    >>> folder = checkpoint.save(1000, {"history": [{"step": 1000, "loss": 0.5}]})
+    >>> state = checkpoint.restore()  # the newest; None when there is none
+    >>> state["step"], state["history"]
+    (1000, [{'step': 1000, 'loss': 0.5}])
     """
 
     def __init__(self, directory, model, max_to_keep=2):

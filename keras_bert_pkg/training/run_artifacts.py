@@ -1,7 +1,26 @@
-"""What every training recipe leaves behind: `metrics.json` and a PNG training curve."""
+"""What every training run leaves behind: `metrics.json`, a PNG of its training curves, and
+the CPU time it took.
+
+Example:
+>>> import os, tempfile
+>>> folder = tempfile.mkdtemp()
+>>> os.path.basename(write_metrics(folder, {"accuracy": 0.9}))
+'metrics.json'
+>>> os.path.basename(plot_history({"loss": [0.7, 0.5], "val_loss": [0.8, 0.6]},
+...                               os.path.join(folder, "curve.png")))
+'curve.png'
+"""
 
 import json
 import os
+import resource
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+
+_NOT_SERIES = ("step", "epoch", "learning_rate")
 
 
 def write_metrics(output_dir, metrics, filename="metrics.json"):
@@ -15,27 +34,53 @@ def write_metrics(output_dir, metrics, filename="metrics.json"):
     return path
 
 
+def process_cpu_seconds():
+    """User + system CPU seconds of this process so far (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _series(history):
+    """`{name: (xs, ys)}` of a dict of value lists (x = 1, 2, ...) or of a list of log
+    dicts with a `"step"` (x = the step)."""
+    if isinstance(history, dict):
+        return {name: (list(range(1, len(values) + 1)), list(values))
+                for name, values in history.items()}
+    series = {}
+    for entry in history:
+        for name, value in entry.items():
+            if name not in _NOT_SERIES:
+                xs, ys = series.setdefault(name, ([], []))
+                xs.append(entry["step"])
+                ys.append(value)
+    return series
+
+
 def plot_history(history, path, title=None):
-    """Plots every series of a Keras `History.history` dict (loss, accuracies, ...) to PNG.
+    """Plots training curves to a PNG, one panel per quantity.
 
-    Series with a `val_` twin share a panel with it. Returns the path written.
+    Args:
+        history: a dict name → list of values (Keras's `History.history`, one point per
+            epoch or log step), or a list of log dicts with a `"step"` (`resumable_fit`'s
+            history, plotted against the step). A `val_<name>` series shares the panel
+            of `<name>`.
+        path: the PNG to write.
+        title: the figure's title.
+
+    Returns: the path written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
-    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4 * max(len(names), 1), 3.2))
-    axes = axes if hasattr(axes, "__len__") else [axes]
-    for ax, name in zip(axes, names):
-        ax.plot(range(1, len(history[name]) + 1), history[name], label=name, marker=".")
-        if "val_" + name in history:
-            ax.plot(range(1, len(history["val_" + name]) + 1), history["val_" + name],
-                    label="val_" + name, marker=".")
+    series = _series(history)
+    names = [name for name in series if not name.startswith("val_") and name not in _NOT_SERIES]
+    x_label = "epoch / log step" if isinstance(history, dict) else "step"
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4 * max(len(names), 1), 3.2),
+                             squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for key, style in ((name, "-"), ("val_" + name, "--")):
+            if key in series:
+                ax.plot(*series[key], style, marker=".", label=key)
         ax.set_title(name)
-        ax.set_xlabel("epoch / log step")
-        ax.legend()
+        ax.set_xlabel(x_label)
+        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

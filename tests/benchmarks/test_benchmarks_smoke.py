@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_case import TestCase
+from tests.test_case import TestCase, requires_shared_data
 
 QUICK = ["--repeats", "1", "--warmup", "1", "--no_gemm"]
 
@@ -50,6 +50,7 @@ class BenchmarksSmokeTest(TestCase):
         self.assertEqual(len(report["machine"]["load_start"]), 3)
         self._assert_timed(report)
 
+    @requires_shared_data
     def test_text_to_predictions(self):
         from benchmarks import text_to_predictions
 
@@ -70,6 +71,7 @@ class BenchmarksSmokeTest(TestCase):
         self.assertEqual(self._implementations(report), {"ours", "Model Garden", "keras-hub (MLM only)"})
         self._assert_timed(report)
 
+    @requires_shared_data
     def test_tokenizer_throughput(self):
         from benchmarks import tokenizer_throughput
 
@@ -79,6 +81,7 @@ class BenchmarksSmokeTest(TestCase):
         self.assertEqual({r["case"] for r in report["rows"]}, {"SST-2 dev sentences", "SQuAD v1.1 dev contexts"})
         self._assert_timed(report)
 
+    @requires_shared_data
     def test_pretraining_data(self):
         from benchmarks import pretraining_data
 

@@ -13,11 +13,11 @@ from safetensors.numpy import load_file, save_file
 
 from keras_bert_pkg.checkpoints.hf import canonical_to_hf_name, hf_to_canonical_name, read_hf, save_hf
 from keras_bert_pkg.checkpoints.load_report import CheckpointMismatchError
-from keras_bert_pkg.checkpoints.loader import load_checkpoint
+from tests.checkpoints.loading import load_with_report
 from keras_bert_pkg.checkpoints.weight_map import backbone_weight_map
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from tests.checkpoints.real_inputs import padded_batch, reference_items
-from tests.test_case import MINILM_DIR, TestCase, tiny_backbone_config
+from tests.test_case import MINILM_DIR, TestCase, tiny_backbone_config, requires_shared_data
 
 
 def max_abs_difference(backbone, items):
@@ -37,11 +37,12 @@ def tiny_hf_checkpoint(directory, **overrides):
     return backbone
 
 
+@requires_shared_data
 class HfParityTest(TestCase):
     """Parity (i): HF → ours reproduces Hugging Face transformers' reference outputs."""
 
     def test_minilm_matches_reference_outputs(self):
-        backbone = BertBackbone.from_checkpoint(str(MINILM_DIR))
+        backbone = BertBackbone.from_preset(str(MINILM_DIR))
         # The checkpoint's own config: Hugging Face "gelu" is the exact erf form.
         self.assertEqual(backbone.hidden_activation, "gelu")
         self.assertEqual((backbone.num_layers, backbone.hidden_dim, backbone.num_heads), (6, 384, 12))
@@ -53,7 +54,7 @@ class HfParityTest(TestCase):
 
     def test_wrong_gelu_form_is_outside_the_bound(self):
         # The parity bound is tight enough to see a swapped activation.
-        backbone = BertBackbone.from_checkpoint(str(MINILM_DIR), hidden_activation="gelu_approximate")
+        backbone = BertBackbone.from_preset(str(MINILM_DIR), hidden_activation="gelu_approximate")
         seq, _ = max_abs_difference(backbone, reference_items())
         self.assertGreater(seq, 1e-3)
 
@@ -75,8 +76,9 @@ class HfParityTest(TestCase):
 class HfRoundTripTest(TestCase):
     """Parity (iv): HF → ours → HF is bit-identical."""
 
+    @requires_shared_data
     def test_minilm_round_trip_is_bit_identical(self):
-        backbone = BertBackbone.from_checkpoint(str(MINILM_DIR))
+        backbone = BertBackbone.from_preset(str(MINILM_DIR))
         out = self.get_temp_dir() + "/hf"
         save_hf(backbone, out, vocabulary=str(MINILM_DIR / "vocab.txt"))
 
@@ -112,7 +114,7 @@ class HfRoundTripTest(TestCase):
             name = "bert." + name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
             renamed[name] = value
         save_file(renamed, f"{directory}/model.safetensors", metadata={"format": "pt"})
-        loaded, report = load_checkpoint(directory, return_report=True, strict=True)
+        loaded, report = load_with_report(directory, strict=True)
         self.assertEqual(len(report.loaded), len(backbone.weights))
         inputs = backbone.dummy_inputs()
         self.assertAllCloseNested(backbone.predict(inputs, verbose=0), loaded.predict(inputs, verbose=0), atol=0)
@@ -140,7 +142,7 @@ class HfLayoutTest(TestCase):
         with open(f"{directory}/model.safetensors.index.json", "w") as f:
             json.dump({"metadata": {}, "weight_map": weight_map}, f)
         inputs = backbone.dummy_inputs()
-        loaded = BertBackbone.from_checkpoint(directory, strict=True)
+        loaded = BertBackbone.from_preset(directory, strict=True)
         self.assertAllCloseNested(loaded.predict(inputs, verbose=0), backbone.predict(inputs, verbose=0), atol=0)
 
         # bfloat16 weights (numpy has no bfloat16: read through TensorFlow, cast to float32).
@@ -153,7 +155,7 @@ class HfLayoutTest(TestCase):
             os.remove(f"{directory16}/{file}")
         os.remove(f"{directory16}/model.safetensors.index.json")
         save_tf_file(bf16, f"{directory16}/model.safetensors", metadata={"format": "pt"})
-        loaded16 = BertBackbone.from_checkpoint(directory16, strict=True)
+        loaded16 = BertBackbone.from_preset(directory16, strict=True)
         word = loaded16.get_layer("token_embedding").embeddings.numpy()
         np.testing.assert_array_equal(word, tf.cast(bf16["embeddings.word_embeddings.weight"], tf.float32).numpy())
 
@@ -170,7 +172,7 @@ class HfErrorTest(TestCase):
         with self.assertRaisesRegex(
             CheckpointMismatchError, r"encoder\.layer\.0\.intermediate\.dense\.weight.*\(32, 64\).*\(32, 48\)"
         ):
-            BertBackbone.from_checkpoint(directory)
+            BertBackbone.from_preset(directory)
 
     def test_unused_and_missing_tensors_are_listed(self):
         directory = self.get_temp_dir() + "/extra"
@@ -180,11 +182,11 @@ class HfErrorTest(TestCase):
         del tensors["pooler.dense.weight"]
         save_file(tensors, f"{directory}/model.safetensors", metadata={"format": "pt"})
         with self.assertWarnsRegex(UserWarning, r"pooler\.dense\.weight \(pooled_dense/kernel\).*classifier\.weight"):
-            _, report = load_checkpoint(directory, return_report=True)
+            _, report = load_with_report(directory)
         self.assertEqual(report.unused, ["classifier.weight"])
         self.assertEqual(report.missing, [("pooler.dense.weight", "pooled_dense/kernel")])
         with self.assertRaisesRegex(CheckpointMismatchError, "classifier.weight"):
-            load_checkpoint(directory, strict=True)
+            BertBackbone.from_preset(directory, strict=True)
 
     def test_unknown_activation_names_file_and_key(self):
         directory = self.get_temp_dir() + "/act"
@@ -195,7 +197,7 @@ class HfErrorTest(TestCase):
         with open(f"{directory}/config.json", "w") as f:
             json.dump(config, f)
         with self.assertRaisesRegex(ValueError, r"config\.json: hidden_act 'swish'"):
-            BertBackbone.from_checkpoint(directory)
+            BertBackbone.from_preset(directory)
 
     def test_pytorch_bin_without_torch_says_to_convert(self):
         directory = self.get_temp_dir() + "/bin"
@@ -205,11 +207,12 @@ class HfErrorTest(TestCase):
             f.write(b"not read: torch is absent")
         with mock.patch.dict(sys.modules, {"torch": None}):  # import torch fails
             with self.assertRaisesRegex(ImportError, r"pytorch_model\.bin is a PyTorch pickle.*weights_only=True.*safetensors"):
-                BertBackbone.from_checkpoint(directory)
+                BertBackbone.from_preset(directory)
 
+    @requires_shared_data
     def test_unknown_directory_lists_expected_files(self):
         directory = self.get_temp_dir() + "/empty"
         os.makedirs(directory, exist_ok=True)
         shutil.copyfile(MINILM_DIR / "vocab.txt", f"{directory}/vocab.txt")
         with self.assertRaisesRegex(FileNotFoundError, r"not a BERT checkpoint.*vocab\.txt.*config\.json \+ model\.safetensors"):
-            BertBackbone.from_checkpoint(directory)
+            BertBackbone.from_preset(directory)

@@ -6,17 +6,19 @@ import keras_hub
 import numpy as np
 
 from keras_bert_pkg.checkpoints.keras_hub import read_keras_hub, save_keras_hub
-from keras_bert_pkg.checkpoints.loader import detect_format, load_checkpoint
+from keras_bert_pkg.checkpoints.formats import detect_format
+from tests.checkpoints.loading import load_with_report
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from tests.checkpoints.real_inputs import masked_max_abs, real_batch
-from tests.test_case import MINILM_DIR, TestCase, tiny_backbone_config
+from tests.test_case import MINILM_DIR, TestCase, tiny_backbone_config, requires_shared_data
 
 
+@requires_shared_data
 class KerasHubParityTest(TestCase):
     def test_minilm_weights_with_tanh_gelu_through_a_keras_hub_preset(self):
         # keras-hub's BertBackbone always runs the tanh GELU, so the parity check uses the
         # real MiniLM weights in a tanh-GELU backbone; the exact-GELU model is refused below.
-        ours = BertBackbone.from_checkpoint(str(MINILM_DIR), hidden_activation="gelu_approximate")
+        ours = BertBackbone.from_preset(str(MINILM_DIR), hidden_activation="gelu_approximate")
         directory = self.get_temp_dir() + "/preset"
         save_keras_hub(ours, directory, vocabulary=str(MINILM_DIR / "vocab.txt"))
         self.assertEqual(detect_format(directory), "keras_hub")
@@ -33,12 +35,12 @@ class KerasHubParityTest(TestCase):
         self.assertEqual(tokenizer.vocabulary_size(), 30522)
 
         # And back: keras-hub preset → ours, bit-identical.
-        back, report = load_checkpoint(directory, return_report=True, strict=True)
+        back, report = load_with_report(directory, strict=True)
         self.assertEqual(len(report.loaded), 103)
         self.assertAllCloseNested(back.predict(batch, verbose=0), expected, atol=0, rtol=0)
 
         # The exact-GELU original would not survive: refused, or written with a warning.
-        exact = BertBackbone.from_checkpoint(str(MINILM_DIR))
+        exact = BertBackbone.from_preset(str(MINILM_DIR))
         with self.assertRaisesRegex(ValueError, r"hidden_activation 'gelu' \(keras-hub always uses the tanh GELU\)"):
             save_keras_hub(exact, self.get_temp_dir() + "/refused")
         with self.assertWarnsRegex(UserWarning, "cannot represent this model exactly"):
@@ -51,13 +53,14 @@ class KerasHubParityTest(TestCase):
 
 
 class KerasHubReadTest(TestCase):
+    @requires_shared_data
     def test_keras_hub_backbone_preset(self):
         theirs = keras_hub.models.BertBackbone(
             vocabulary_size=30522, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64, max_sequence_length=64
         )
         directory = self.get_temp_dir() + "/kh"
         theirs.save_to_preset(directory)
-        ours = BertBackbone.from_checkpoint(directory, strict=True)
+        ours = BertBackbone.from_preset(directory, strict=True)
         self.assertEqual(ours.hidden_activation, "gelu_approximate")
         batch = {k: v[:, :64] for k, v in real_batch().items()}
         self.assertAllCloseNested(ours.predict(batch, verbose=0), theirs.predict(batch, verbose=0), atol=1e-6)
@@ -89,4 +92,4 @@ class KerasHubReadTest(TestCase):
         with open(config_path, "w") as f:
             f.write(text)
         with self.assertRaisesRegex(ValueError, r"config\.json: a keras-hub 'GPT2Backbone' preset"):
-            BertBackbone.from_checkpoint(directory)
+            BertBackbone.from_preset(directory)

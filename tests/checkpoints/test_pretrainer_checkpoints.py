@@ -10,12 +10,12 @@ from safetensors.numpy import load_file, save_file
 
 from keras_bert_pkg.checkpoints.hf import save_hf
 from keras_bert_pkg.checkpoints.keras_hub import read_keras_hub
-from keras_bert_pkg.checkpoints.loader import load_checkpoint
+from tests.checkpoints.loading import load_with_report
 from keras_bert_pkg.checkpoints.tf1 import save_tf1
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.models.bert_pretrainer import BertPretrainer
 from tests.checkpoints.real_inputs import real_batch
-from tests.test_case import TestCase, tiny_backbone_config
+from tests.test_case import TestCase, tiny_backbone_config, requires_shared_data
 
 
 def randomize(model, seed=0):
@@ -39,6 +39,7 @@ def pretraining_batch():
 
 
 class PretrainerCheckpointTest(TestCase):
+    @requires_shared_data
     def test_hf_bert_for_pretraining_round_trip(self):
         model = tiny_pretrainer()
         directory = self.get_temp_dir() + "/hf"
@@ -51,7 +52,7 @@ class PretrainerCheckpointTest(TestCase):
             model.get_layer("masked_lm_head")._intermediate_dense.kernel.numpy().T,
         )
         self.assertIn("bert.encoder.layer.1.output.LayerNorm.weight", tensors)
-        loaded = BertPretrainer.from_checkpoint(directory, strict=True)
+        loaded = BertPretrainer.from_preset(directory, strict=True)
         self.assertTrue(loaded.next_sentence)
         batch = pretraining_batch()
         self.assertAllCloseNested(loaded.predict(batch, verbose=0), model.predict(batch, verbose=0), atol=0, rtol=0)
@@ -61,13 +62,14 @@ class PretrainerCheckpointTest(TestCase):
         tensors["cls.predictions.decoder.weight"] = tensors["bert.embeddings.word_embeddings.weight"]
         tensors["cls.predictions.decoder.bias"] = tensors["cls.predictions.bias"]
         save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
-        _, report = load_checkpoint(directory, model="pretrainer", strict=True, return_report=True)
+        _, report = load_with_report(directory, model="pretrainer", strict=True)
         self.assertEqual(report.ignored["cls.predictions.decoder.weight"], "tied copy of another tensor")
         tensors["cls.predictions.decoder.weight"] = tensors["cls.predictions.decoder.weight"] + 1
         save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
         with self.assertWarnsRegex(UserWarning, r"not used: cls\.predictions\.decoder\.weight"):
-            load_checkpoint(directory, model="pretrainer")
+            BertPretrainer.from_preset(directory)
 
+    @requires_shared_data
     def test_tf1_heads_match_model_garden_pretrainer(self):
         from official.legacy.bert import configs
         from official.nlp.tools import tf2_bert_encoder_checkpoint_converter as converter
@@ -80,7 +82,7 @@ class PretrainerCheckpointTest(TestCase):
         batch = pretraining_batch()
         expected = model.predict(batch, verbose=0)
 
-        reread = BertPretrainer.from_checkpoint(prefix, strict=True)
+        reread = BertPretrainer.from_preset(prefix, strict=True)
         self.assertAllCloseNested(reread.predict(batch, verbose=0), expected, atol=0, rtol=0)
 
         # tf-models-official's converter turns our TF1 files into its BertPretrainerV2.
@@ -103,7 +105,7 @@ class PretrainerCheckpointTest(TestCase):
         self.assertLess(difference, 1e-4)
 
         # And Model Garden's TF2 pretrainer checkpoint back into ours (no NSP head there).
-        from_mg, report = load_checkpoint(mg_dir, model="pretrainer", strict=True, return_report=True)
+        from_mg, report = load_with_report(mg_dir, model="pretrainer", strict=True)
         self.assertFalse(from_mg.next_sentence)
         self.assertEqual(report.format, "model_garden")
         got = from_mg.predict({k: v for k, v in batch.items()}, verbose=0)
@@ -114,7 +116,7 @@ class PretrainerCheckpointTest(TestCase):
         directory = self.get_temp_dir() + "/body"
         save_hf(backbone, directory)
         with self.assertWarnsRegex(UserWarning, r"7 model weight\(s\) got no tensor.*cls\.predictions\.transform\.dense\.weight"):
-            model, report = load_checkpoint(directory, model="pretrainer", return_report=True)
+            model, report = load_with_report(directory, model="pretrainer")
         self.assertTrue(model.next_sentence)
         self.assertEqual(len(report.missing), 7)
 
@@ -128,7 +130,7 @@ class PretrainerCheckpointTest(TestCase):
         randomize(task)
         directory = self.get_temp_dir() + "/kh"
         task.save_to_preset(directory)
-        ours = BertPretrainer.from_checkpoint(directory, strict=True)
+        ours = BertPretrainer.from_preset(directory, strict=True)
         self.assertFalse(ours.next_sentence)
         head, theirs = ours.get_layer("masked_lm_head"), task.masked_lm_head
         np.testing.assert_array_equal(head._bias.numpy(), theirs._bias.numpy())

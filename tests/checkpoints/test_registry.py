@@ -16,7 +16,7 @@ from keras_bert_pkg.checkpoints import registry
 from keras_bert_pkg.checkpoints.tf1 import save_tf1
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from tests.checkpoints.real_inputs import real_batch
-from tests.test_case import TestCase
+from tests.test_case import TestCase, requires_shared_data
 
 NAME = "bert_uncased_L-2_H-128_A-2"
 ARCHIVE_PATH = "2020_02_20/uncased_L-2_H-128_A-2.zip"
@@ -63,7 +63,7 @@ def build_archive(root):
     """A Google-style archive: one top folder with bert_config.json, bert_model.ckpt.*, vocab.txt."""
     from tests.test_case import UNCASED_VOCAB
 
-    model = BertBackbone.from_preset("bert_tiny")  # L2 H128 A2, the real BERT-Tiny shape
+    model = BertBackbone.from_architecture("bert_tiny")  # L2 H128 A2, the real BERT-Tiny shape
     folder = os.path.join(root, "build", "uncased_L-2_H-128_A-2")
     save_tf1(model, folder, vocabulary=str(UNCASED_VOCAB))
     archive = os.path.join(root, "serve", ARCHIVE_PATH)
@@ -76,6 +76,7 @@ def build_archive(root):
 
 @pytest.mark.timeout(300)
 class RegistryTest(TestCase):
+    @requires_shared_data
     def test_download_once_then_offline(self):
         root = self.get_temp_dir()
         model, archive = build_archive(root)
@@ -86,7 +87,7 @@ class RegistryTest(TestCase):
             os.environ, {"KERAS_BERT_CACHE": cache, "KERAS_BERT_MIRROR": server.url, "KERAS_BERT_OFFLINE": ""}
         ):
             with self.assertWarnsRegex(UserWarning, r"No published checksum .* not verified"):
-                loaded = BertBackbone.from_checkpoint(NAME)
+                loaded = BertBackbone.from_preset(NAME)
             self.assertEqual(server.requests, ["/" + ARCHIVE_PATH])
             self.assertAllCloseNested(loaded.predict(batch, verbose=0), expected, atol=0, rtol=0)
             self.assertFalse(os.path.exists(os.path.join(cache, "downloads", "uncased_L-2_H-128_A-2.zip")))
@@ -97,7 +98,7 @@ class RegistryTest(TestCase):
             server.stop()  # the network is gone from here on
 
             # Warm cache: no network needed, under any alias.
-            again = BertBackbone.from_checkpoint("bert-tiny-uncased")
+            again = BertBackbone.from_preset("bert-tiny-uncased")
             self.assertAllCloseNested(again.predict(batch, verbose=0), expected, atol=0, rtol=0)
             self.assertEqual(len(server.requests), 1)
 
@@ -115,13 +116,14 @@ class RegistryTest(TestCase):
                 rf"not in the cache and offline mode is on\. Download {registry.GOOGLE}/{ARCHIVE_PATH} "
                 rf"and put the archive at {expected_archive}",
             ):
-                BertBackbone.from_checkpoint(NAME)
+                BertBackbone.from_preset(NAME)
             os.makedirs(os.path.dirname(expected_archive))
             shutil.copyfile(archive, expected_archive)
             with self.assertWarns(UserWarning):
-                placed = BertBackbone.from_checkpoint(NAME)
+                placed = BertBackbone.from_preset(NAME)
             self.assertAllCloseNested(placed.predict(batch, verbose=0), expected, atol=0, rtol=0)
 
+    @requires_shared_data
     def test_checksums_are_enforced_when_known(self):
         root = self.get_temp_dir()
         _, archive = build_archive(root)
@@ -160,5 +162,5 @@ class RegistryTest(TestCase):
         self.assertFalse(registry.get_entry("bert_base_multilingual_cased").lowercase)
         self.assertEqual(registry.get_entry("bert_medium_uncased").url, f"{registry.GOOGLE}/2020_02_20/uncased_L-8_H-512_A-8.zip")
         with self.assertRaisesRegex(FileNotFoundError, r"no such file or directory.*published checkpoint name"):
-            BertBackbone.from_checkpoint("bert_huge_uncased")
+            BertBackbone.from_preset("bert_huge_uncased")
         self.assertTrue(np.all([registry.get_entry(n).sha256 is None for n in names]))  # none published

@@ -7,11 +7,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_pkg.checkpoints.load_report import CheckpointMismatchError
-from keras_bert_pkg.checkpoints.loader import detect_format, load_checkpoint
+from keras_bert_pkg.checkpoints.formats import detect_format
+from tests.checkpoints.loading import load_with_report
 from keras_bert_pkg.checkpoints.tf1 import read_tf1, save_tf1
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from tests.checkpoints.real_inputs import masked_max_abs, real_batch
-from tests.test_case import MINILM_DIR, TestCase, tiny_backbone_config
+from tests.test_case import MINILM_DIR, TestCase, tiny_backbone_config, requires_shared_data
 
 
 def model_garden_encoder_from_tf1(prefix, output_dir, hidden_act=None):
@@ -39,11 +40,12 @@ def run_model_garden(encoder, batch):
     return {"sequence_output": sequence.numpy(), "pooled_output": pooled.numpy()}
 
 
+@requires_shared_data
 class Tf1ParityTest(TestCase):
     def test_minilm_to_tf1_read_by_model_garden_and_by_us(self):
         import tf_keras
 
-        ours = BertBackbone.from_checkpoint(str(MINILM_DIR))
+        ours = BertBackbone.from_preset(str(MINILM_DIR))
         directory = self.get_temp_dir() + "/tf1"
         with self.assertWarnsRegex(UserWarning, "gelu_exact"):
             prefix = save_tf1(ours, directory, vocabulary=str(MINILM_DIR / "vocab.txt"))
@@ -65,7 +67,7 @@ class Tf1ParityTest(TestCase):
         self.assertLess(seq, 1e-4)
         self.assertLess(pooled, 1e-4)
 
-        reread, report = load_checkpoint(directory, return_report=True, strict=True)
+        reread, report = load_with_report(directory, strict=True)
         self.assertEqual(reread.hidden_activation, "gelu")
         self.assertEqual(len(report.loaded), 103)
         again = reread.predict(batch, verbose=0)
@@ -109,7 +111,7 @@ class Tf1FormatTest(TestCase):
         self.assertEqual(detect_format(directory), "tf1")
         self.assertEqual(detect_format(prefix), "tf1")
         self.assertEqual(detect_format(prefix + ".index"), "tf1")
-        loaded = BertBackbone.from_checkpoint(prefix)
+        loaded = BertBackbone.from_preset(prefix)
         inputs = backbone.dummy_inputs()
         self.assertAllCloseNested(backbone.predict(inputs, verbose=0), loaded.predict(inputs, verbose=0), atol=0)
         self.assertEqual(loaded.hidden_activation, backbone.hidden_activation)
@@ -123,7 +125,7 @@ class Tf1FormatTest(TestCase):
         tensors["cls/seq_relationship/output_weights"] = np.zeros((2, 32), "float32")
         self._rewrite(prefix, tensors)
         with self.assertWarnsRegex(UserWarning, r"1 checkpoint tensor\(s\) not used: cls/seq_relationship/output_weights"):
-            _, report = load_checkpoint(prefix, return_report=True)
+            _, report = load_with_report(prefix)
         self.assertEqual(report.ignored, {
             "global_step": "training counter",
             "bert/pooler/dense/kernel/adam_m": "optimizer slot",
@@ -140,7 +142,7 @@ class Tf1FormatTest(TestCase):
             CheckpointMismatchError,
             r"'bert/encoder/layer_1/attention/self/key/kernel' has shape \(32, 16\) in the checkpoint but the model expects \(32, 32\)",
         ):
-            load_checkpoint(prefix)
+            BertBackbone.from_preset(prefix)
 
     def test_missing_config_says_what_is_expected(self):
         _, prefix = self._tiny()

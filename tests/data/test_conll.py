@@ -6,7 +6,7 @@ import functools
 from keras_bert_pkg.data.conll import (
     TaggedSentence, iob1_to_iob2, read_bio, read_conll, tag_list, write_bio)
 from keras_bert_pkg.data.token_alignment import entity_spans
-from tests.test_case import SHARED_DATA, TestCase
+from tests.test_case import SHARED_DATA, TestCase, requires_shared_data
 
 CONLL = SHARED_DATA / "ner" / "conll2003"
 
@@ -29,6 +29,7 @@ def iob2_to_iob1(tags):
 
 
 class ConllTest(TestCase):
+    @requires_shared_data
     def test_real_counts(self):
         # Official CoNLL-2003 statistics (eng.train / eng.testa), also in SOURCE.txt.
         train, valid = conll("train"), conll("valid")
@@ -45,6 +46,7 @@ class ConllTest(TestCase):
             self.assertEqual(len(s.words), len(s.tags))
             self.assertNotIn("-DOCSTART-", s.words)
 
+    @requires_shared_data
     def test_first_sentence_and_line_numbers(self):
         valid = conll("valid")
         lines = (CONLL / "valid.txt").read_text().splitlines()
@@ -55,11 +57,13 @@ class ConllTest(TestCase):
             last = lines[s.line - 1 + len(s.words) - 1].split()
             self.assertEqual(last[0], s.words[-1])
 
+    @requires_shared_data
     def test_tag_list(self):
         self.assertEqual(
             tag_list(conll("train")),
             ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"])
 
+    @requires_shared_data
     def test_iob1_file_converts_to_the_iob2_gold(self):
         valid = conll("valid")[:600]
         path = self.get_temp_dir() + "/valid.iob1"
@@ -79,6 +83,7 @@ class ConllTest(TestCase):
         kept = read_conll(path, convert_iob1=False)
         self.assertNotEqual([s.tags for s in kept], [s.tags for s in valid])
 
+    @requires_shared_data
     def test_iob1_to_iob2_is_identity_on_iob2(self):
         for s in conll("valid"):
             self.assertEqual(iob1_to_iob2(s.tags), s.tags)

@@ -5,7 +5,7 @@ import numpy as np
 from keras_bert_pkg.data.glue import (
     GLUE_TASKS, GlueFormatError, glue_task, read_glue, write_predictions, write_submission)
 from tests.data.glue_layout import GLUE, write_ax_full, write_mnli, write_qqp
-from tests.test_case import TestCase
+from tests.test_case import TestCase, requires_shared_data
 
 # Row counts and label counts of the real files, as their SOURCE.txt records them.
 REAL_SPLITS = {
@@ -40,6 +40,7 @@ def _write(path, text, mode="w"):
 
 
 class ReadRealGlueTest(TestCase):
+    @requires_shared_data
     def test_every_real_file(self):
         for (task, split), (rows, label_counts) in REAL_SPLITS.items():
             data = read_glue(task, GLUE, split)
@@ -56,6 +57,7 @@ class ReadRealGlueTest(TestCase):
                 self.assertIsNone(data.labels)
                 self.assertEqual(data.ids[:3], ["0", "1", "2"], task)
 
+    @requires_shared_data
     def test_quirks_and_columns(self):
         # MRPC: the header starts with a byte-order mark; quotes are text, not quoting.
         mrpc = read_glue("mrpc", GLUE, "dev")
@@ -86,6 +88,7 @@ class ReadRealGlueTest(TestCase):
             ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "ax"]))
 
 
+@requires_shared_data
 class WrittenGlueTest(TestCase):
     def test_mnli_layout(self):
         root = self.get_temp_dir()

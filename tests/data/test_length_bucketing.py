@@ -3,17 +3,16 @@ import tensorflow as tf
 
 from keras_bert_pkg.data.glue import read_glue
 from keras_bert_pkg.data.length_bucketing import (
-    bucketed_dataset, default_boundaries, example_lengths, length_sorted_dataset,
-    num_bucketed_batches, predict_by_length, restore_order, tokenize_to_ragged)
-from keras_bert_pkg.models.bert_backbone import BertBackbone
-from keras_bert_pkg.models.bert_classifier import BertClassifier
+    bucketed_dataset, default_boundaries, example_lengths, num_bucketed_batches, padded_to_ragged,
+    ragged_features, tokenize_to_ragged)
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
 
 GLUE = SHARED_DATA / "glue"
 
 
+@requires_shared_data
 class LengthBucketingTest(TestCase):
     @classmethod
     def setUpClass(cls):
@@ -72,14 +71,22 @@ class LengthBucketingTest(TestCase):
             self.assertLess(lengths.sum() / (64 * len(lengths)), 0.85)
         self.assertNotEqual(epochs[0], epochs[1])  # reshuffled every epoch
 
-    def test_predict_by_length_matches_fixed_padding(self):
-        model = BertClassifier(BertBackbone(**tiny_backbone_config()), num_classes=3)
-        a, b = (tf.constant(t) for t in self.mrpc.texts)
-        fixed = model.predict(self.pre((a, b)), batch_size=32, verbose=0)
-        sorted_out = predict_by_length(model, self.features, batch_size=16)
-        self.assertAllClose(sorted_out, fixed, atol=1e-5)
-        ds, order = length_sorted_dataset(self.features, batch_size=16)
-        widths = [x["token_ids"].shape[1] for x in ds]
-        self.assertEqual(widths, sorted(widths))
-        self.assertEqual(restore_order(np.arange(5)[::-1], np.array([4, 3, 2, 1, 0])).tolist(),
-                         [0, 1, 2, 3, 4])
+    def test_labels_per_example_dict_and_per_token(self):
+        features = ragged_features([[101, 7, 102], [101, 7, 8, 9, 102], [101, 5, 102]],
+                                   [[0, 0, 0], [0, 0, 1, 1, 1], [0, 0, 0]])
+        positions = {"start": np.array([1, 2, 0], "int32"), "end": np.array([1, 3, 0], "int32")}
+        for x, y in bucketed_dataset(features, positions, batch_size=3, boundaries=[], shuffle=False):
+            self.assertEqual(x["token_ids"].shape, (3, 5))
+            self.assertEqual(x["segment_ids"].numpy()[1].tolist(), [0, 0, 1, 1, 1])
+            self.assertEqual(y["start"].numpy().tolist(), [1, 2, 0])
+        tags = tf.ragged.constant([[-100, 1, -100], [-100, 2, 3, 4, -100], [-100, 0, -100]])
+        for x, y in bucketed_dataset(features, tags, batch_size=3, boundaries=[], shuffle=False):
+            self.assertEqual(y.numpy().tolist()[0], [-100, 1, -100, -100, -100])  # padded -100
+            self.assertEqual(y.numpy().tolist()[1], [-100, 2, 3, 4, -100])
+        padded = {"token_ids": np.array([[101, 7, 102, 0]]), "segment_ids": np.zeros((1, 4), "int32"),
+                  "padding_mask": np.array([[1, 1, 1, 0]]), "labels": np.array([[-100, 1, -100, -100]])}
+        ragged = padded_to_ragged(padded)
+        self.assertEqual(ragged["labels"].to_list(), [[-100, 1, -100]])
+        self.assertEqual(ragged["padding_mask"].dtype, tf.bool)
+        with self.assertRaisesRegex(ValueError, "differ in length"):
+            ragged_features([[1, 2]], [[0]])

@@ -8,7 +8,9 @@ from keras_bert_pkg.data.pretraining_documents import read_documents
 from keras_bert_pkg.data.pretraining_instances import (
     MaskingVocabulary, create_masked_lm_predictions, create_training_instances, truncate_seq_pair)
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase
+from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 SAMPLE_TEXT = SHARED_DATA / "pretrain_text" / "bert_sample_text" / "sample_text.txt"
 WIKITEXT = SHARED_DATA / "pretrain_text" / "wikitext-2" / "wiki.valid.tokens"

@@ -12,7 +12,9 @@ from keras_bert_pkg.data.pretraining_instances import MaskingVocabulary, create_
 from keras_bert_pkg.data.pretraining_records import (
     FEATURE_NAMES, count_records, instances_dataset, pretraining_record_dataset, write_instances)
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase
+from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 SAMPLE_TEXT = SHARED_DATA / "pretrain_text" / "bert_sample_text" / "sample_text.txt"
 

@@ -9,7 +9,9 @@ from keras_bert_pkg.data.pretraining_stream import iterate_pair_instances, pretr
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.models.bert_pretrainer import BertPretrainer
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config, requires_shared_data
+
+pytestmark = requires_shared_data
 
 WIKITEXT = SHARED_DATA / "pretrain_text" / "wikitext-2" / "wiki.valid.tokens"
 

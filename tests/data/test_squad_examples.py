@@ -3,7 +3,9 @@ import os
 import tempfile
 
 from keras_bert_pkg.data.squad_examples import read_squad_examples
-from tests.test_case import SHARED_DATA, TestCase
+from tests.test_case import SHARED_DATA, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 SQUAD = SHARED_DATA / "squad"
 

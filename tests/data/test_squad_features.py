@@ -2,12 +2,13 @@ import numpy as np
 from official.nlp.tools.squad_evaluate_v1_1 import _normalize_answer
 
 from keras_bert_pkg.data.squad_examples import read_squad_examples
+from keras_bert_pkg.data.length_bucketing import bucketed_dataset, default_boundaries
 from keras_bert_pkg.data.squad_features import (
-    answer_token_span, convert_examples_to_features, predict_squad_logits, squad_dataset)
-from keras_bert_pkg.models.bert_backbone import BertBackbone
-from keras_bert_pkg.models.bert_span_labeler import BertSpanLabeler
+    answer_token_span, convert_examples_to_features, squad_labels, squad_ragged_features)
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 SQUAD = SHARED_DATA / "squad"
 _TOKENIZER = []
@@ -134,7 +135,8 @@ class SquadFeaturesTest(TestCase):
     def test_datasets(self):
         examples = read_squad_examples(SQUAD / "v2.0" / "train.json", is_training=True)[:200]
         features = convert_examples_to_features(examples, tokenizer(), 128, 64, 32, is_training=True)
-        ds = squad_dataset(features, batch_size=16, training=True, seed=1, bucket_boundaries=[64, 96])
+        ds = bucketed_dataset(squad_ragged_features(features), squad_labels(features), batch_size=16,
+                              boundaries=default_boundaries(128), seed=1)
         seen = 0
         for x, y in ds:
             width = x["token_ids"].shape[1]
@@ -145,25 +147,9 @@ class SquadFeaturesTest(TestCase):
             self.assertTrue(np.all(y["end_positions"].numpy() >= y["start_positions"].numpy()))
             seen += len(lengths)
         self.assertEqual(seen, len(features))
-        # Inference batches keep the feature order.
-        ids = np.concatenate([x["token_ids"].numpy()[:, 0:8] for x in squad_dataset(features, 32)])
-        np.testing.assert_array_equal(ids, [f.token_ids[:8] for f in features])
-
-    def test_predict_logits_per_feature_in_order(self):
-        examples = read_squad_examples(SQUAD / "v1.1" / "dev.json")[:40]
-        features = convert_examples_to_features(examples, tokenizer(), 128, 64, 32)
-        model = BertSpanLabeler(BertBackbone(**tiny_backbone_config(max_sequence_length=128)))
-        starts, ends = predict_squad_logits(model, features, batch_size=16)
-        self.assertLen(starts, len(features))
-        for k in (0, len(features) // 2, len(features) - 1):
-            f = features[k]
-            x = {"token_ids": np.array([f.token_ids], np.int32),
-                 "segment_ids": np.array([f.segment_ids], np.int32),
-                 "padding_mask": np.ones((1, len(f)), np.int32)}
-            out = model.predict(x, verbose=0)
-            self.assertEqual(starts[k].shape, (len(f),))
-            np.testing.assert_allclose(starts[k], out["start_logits"][0], atol=1e-4)
-            np.testing.assert_allclose(ends[k], out["end_logits"][0], atol=1e-4)
+        ragged = squad_ragged_features(features)
+        self.assertEqual(ragged["token_ids"][5].numpy().tolist(), features[5].token_ids)
+        self.assertEqual(ragged["segment_ids"][5].numpy().tolist(), features[5].segment_ids)
 
     def test_bad_settings(self):
         examples = read_squad_examples(SQUAD / "v1.1" / "dev.json")[:2]
@@ -172,4 +158,4 @@ class SquadFeaturesTest(TestCase):
         with self.assertRaisesRegex(ValueError, "no room"):
             convert_examples_to_features(examples, tokenizer(), 8, 4, 64)
         with self.assertRaisesRegex(ValueError, "is_training=True"):
-            squad_dataset(convert_examples_to_features(examples, tokenizer(), 128, 64, 32), training=True)
+            squad_labels(convert_examples_to_features(examples, tokenizer(), 128, 64, 32))

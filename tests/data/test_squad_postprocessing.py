@@ -10,7 +10,7 @@ from keras_bert_pkg.data.squad_postprocessing import (
     postprocess_squad_predictions, write_squad_predictions)
 from keras_bert_pkg.metrics.squad import evaluate_squad
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase
+from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
 
 SQUAD = SHARED_DATA / "squad"
 _TOKENIZER = []
@@ -48,6 +48,7 @@ def oracle_logits(examples, features, rng):
 
 
 class SquadPostprocessingTest(TestCase):
+    @requires_shared_data
     def test_oracle_logits_recover_real_answers_across_windows(self):
         examples = read_squad_examples(SQUAD / "v1.1" / "dev.json")[:400]
         # Short windows: most answers sit in several windows, most windows hold none.
@@ -75,6 +76,7 @@ class SquadPostprocessingTest(TestCase):
             for x in entries:  # every candidate is a piece of the context
                 self.assertIn(x["text"], gold[qid].context_text)
 
+    @requires_shared_data
     def test_v2_null_answers_and_threshold(self):
         examples = read_squad_examples(SQUAD / "v2.0" / "dev.json")[:300]
         self.assertTrue(any(e.is_impossible for e in examples))
@@ -100,6 +102,7 @@ class SquadPostprocessingTest(TestCase):
             null_score_diff_threshold=high)
         self.assertTrue(all(always.values()))
 
+    @requires_shared_data
     def test_span_rules(self):
         example = read_squad_examples(SQUAD / "v1.1" / "dev.json")[0]
         [feature] = convert_examples_to_features([example], tokenizer(), 384, 128, 64)
@@ -151,6 +154,7 @@ class SquadPostprocessingTest(TestCase):
             with open(paths["nbest"]) as f:
                 self.assertEqual(json.load(f), nbest)
 
+    @requires_shared_data
     def test_mismatched_logits(self):
         example = read_squad_examples(SQUAD / "v1.1" / "dev.json")[0]
         features = convert_examples_to_features([example], tokenizer(), 384, 128, 64)

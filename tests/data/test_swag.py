@@ -12,7 +12,7 @@ import numpy as np
 from keras_bert_pkg.data.swag import SwagExample, read_swag, swag_features
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import UNCASED_VOCAB, TestCase
+from tests.test_case import UNCASED_VOCAB, TestCase, requires_shared_data
 
 OFFICIAL_HEADER = ["", "video-id", "fold-ind", "startphrase", "sent1", "sent2",
                    "gold-source", "ending0", "ending1", "ending2", "ending3", "label"]
@@ -100,6 +100,7 @@ class SwagTest(TestCase):
         self.assertIn('"Leash"', " ".join(examples[5].endings))  # quotes survive
         self.assertIn("with a stamp", " ".join(examples[6].endings))  # commas too
 
+    @requires_shared_data
     def test_test_file_without_labels(self):
         path = self.get_temp_dir() + "/test.csv"
         write_official_swag(path, with_label=False)
@@ -110,6 +111,7 @@ class SwagTest(TestCase):
         self.assertIsNone(labels)
         self.assertEqual(features["token_ids"].shape, (len(EXAMPLES), 4, 32))
 
+    @requires_shared_data
     def test_features_pack_context_and_start_plus_ending(self):
         path = self.get_temp_dir() + "/val.csv"
         write_official_swag(path)
@@ -133,6 +135,7 @@ class SwagTest(TestCase):
                                  [0] * (len(a) + 2) + [1] * (len(b) + 1))
                 self.assertEqual(int(features["padding_mask"][i, j].sum()), n)
 
+    @requires_shared_data
     def test_long_pairs_are_truncated(self):
         path = self.get_temp_dir() + "/val.csv"
         write_official_swag(path)
@@ -142,6 +145,7 @@ class SwagTest(TestCase):
         self.assertTrue(np.all(features["padding_mask"].sum(-1) == 12))
         self.assertTrue(np.all(features["token_ids"][..., -1] == 102))  # [SEP] last
 
+    @requires_shared_data
     def test_bad_files_name_file_and_line(self):
         path = self.get_temp_dir() + "/bad.csv"
         with open(path, "w") as f:

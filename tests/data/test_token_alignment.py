@@ -6,10 +6,13 @@ import numpy as np
 from seqeval.metrics.sequence_labeling import get_entities
 
 from keras_bert_pkg.data.conll import read_conll, tag_list
-from keras_bert_pkg.data.token_alignment import (
-    IGNORE_LABEL, TokenAligner, entity_spans, token_dataset)
+from keras_bert_pkg.data.length_bucketing import FEATURE_KEYS, bucketed_dataset, padded_to_ragged
+from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans
+from keras_bert_pkg.metrics.masked_token_accuracy import IGNORE_LABEL
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import CHINESE_VOCAB, SHARED_DATA, UNCASED_VOCAB, TestCase
+from tests.test_case import CHINESE_VOCAB, SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 CONLL = SHARED_DATA / "ner" / "conll2003"
 
@@ -172,14 +175,19 @@ class TokenAlignerTest(TestCase):
         with self.assertRaisesRegex(ValueError, "stride"):
             TokenAligner(tokenizer(), ["O"], sequence_length=10, stride=9)
 
-    def test_token_dataset_trims_and_keeps_every_row(self):
+    def test_bucketed_training_batches_keep_every_row_and_label(self):
         a = aligner()
         sentences = valid()[:200]
-        features = a.encode([s.words for s in sentences], [s.tags for s in sentences])
+        features = padded_to_ragged(a.encode([s.words for s in sentences], [s.tags for s in sentences]),
+                                    FEATURE_KEYS + ("labels",))
         seen = 0
-        for x, y in token_dataset(features, batch_size=16, shuffle=True, seed=3):
-            longest = int(x["padding_mask"].numpy().sum(-1).max())
-            self.assertEqual(x["token_ids"].shape[1], longest)
+        inputs = {key: features[key] for key in FEATURE_KEYS}
+        for x, y in bucketed_dataset(inputs, features["labels"], batch_size=16, max_length=128, seed=3):
+            lengths = x["padding_mask"].numpy().sum(-1)
+            self.assertEqual(x["token_ids"].shape[1], lengths.max())
             self.assertEqual(y.shape, x["token_ids"].shape)
+            labels = y.numpy()
+            for row, n in enumerate(lengths):
+                self.assertTrue(np.all(labels[row, n:] == IGNORE_LABEL))
             seen += len(y)
-        self.assertEqual(seen, len(features["token_ids"]))
+        self.assertEqual(seen, int(features["token_ids"].nrows()))

@@ -7,7 +7,9 @@ from keras_bert_pkg.export.example_parsing import make_example, parse_examples
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.export.export_helpers import mrpc_pairs
-from tests.test_case import UNCASED_VOCAB, TestCase
+from tests.test_case import UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 
 class ExampleParsingTest(TestCase):

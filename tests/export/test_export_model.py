@@ -31,7 +31,9 @@ from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.export import export_helpers as h
-from tests.test_case import PROJECT_ROOT, UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import PROJECT_ROOT, UNCASED_VOCAB, TestCase, tiny_backbone_config, requires_shared_data
+
+pytestmark = requires_shared_data
 
 LENGTH = 32
 ATOL = 1e-5
@@ -91,7 +93,7 @@ class ExportModelTest(TestCase):
             "ner": dict(tokenizer=tok, sequence_length=LENGTH, labels=cls.tags),
             "swag": dict(tokenizer=str(UNCASED_VOCAB), sequence_length=LENGTH),
         }
-        cls.results = {name: keras_bert_pkg.export(model, cls.dir, name, **options[name])
+        cls.results = {name: keras_bert_pkg.export_model(model, cls.dir, name, **options[name])
                        for name, model in cls.models.items()}
 
         cls.token_inputs = {
@@ -300,7 +302,7 @@ class ExportModelTest(TestCase):
     def test_an_existing_version_is_never_overwritten(self):
         before = os.path.getmtime(os.path.join(self.results["mrpc"].path, "saved_model.pb"))
         with self.assertRaises(FileExistsError):
-            keras_bert_pkg.export(self.models["mrpc"], self.dir, "mrpc", version=1)
+            keras_bert_pkg.export_model(self.models["mrpc"], self.dir, "mrpc", version=1)
         after = os.path.getmtime(os.path.join(self.results["mrpc"].path, "saved_model.pb"))
         self.assertEqual(before, after)
         self.assertEqual(sorted(os.listdir(os.path.join(self.dir, "mrpc"))), ["1"])

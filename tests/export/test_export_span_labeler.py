@@ -21,7 +21,9 @@ from keras_bert_pkg.models.bert_span_labeler import BertSpanLabeler
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.export import export_helpers as h
 from tests.export.test_export_model import _examples, _tokens
-from tests.test_case import UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import UNCASED_VOCAB, TestCase, tiny_backbone_config, requires_shared_data
+
+pytestmark = requires_shared_data
 
 LENGTH = 64
 MAX_QUERY = 16
@@ -62,7 +64,7 @@ class ExportSpanLabelerTest(TestCase):
         # A short context too (the first sentence), so one row is not truncated.
         cls.questions = questions + [questions[0]]
         cls.contexts = contexts + [contexts[0].split(". ")[0] + "."]
-        cls.result = keras_bert_pkg.export(
+        cls.result = keras_bert_pkg.export_model(
             cls.model, os.path.join(cls.tmp, "savedmodels"), "squad", tokenizer=cls.tokenizer,
             sequence_length=LENGTH, max_query_length=MAX_QUERY, max_answer_length=MAX_ANSWER)
 

@@ -14,7 +14,9 @@ from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.export.export_helpers import sst2_sentences
-from tests.test_case import UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import UNCASED_VOCAB, TestCase, tiny_backbone_config, requires_shared_data
+
+pytestmark = requires_shared_data
 
 
 class TaskSignaturesTest(TestCase):
@@ -60,7 +62,7 @@ class TaskSignaturesTest(TestCase):
         with self.assertRaisesRegex(TypeError, "no serving signatures for Dense"):
             signature_builder(keras.layers.Dense(2), self.tokenizer, 32)
         with self.assertRaisesRegex(ValueError, "has no preprocessor; pass tokenizer="):
-            keras_bert_pkg.export(classifier, self.get_temp_dir())
+            keras_bert_pkg.export_model(classifier, self.get_temp_dir())
         with self.assertRaisesRegex(ValueError, "between 3 and the backbone's max_sequence_length 64"):
-            keras_bert_pkg.export(classifier, self.get_temp_dir(), tokenizer=self.tokenizer,
+            keras_bert_pkg.export_model(classifier, self.get_temp_dir(), tokenizer=self.tokenizer,
                                   sequence_length=65)

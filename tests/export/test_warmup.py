@@ -10,10 +10,11 @@ from tensorflow_serving.apis import prediction_log_pb2
 from keras_bert_pkg.export import warmup
 from keras_bert_pkg.export.example_parsing import make_example
 from tests.export.export_helpers import mrpc_pairs
-from tests.test_case import TestCase
+from tests.test_case import TestCase, requires_shared_data
 
 
 class WarmupTest(TestCase):
+    @requires_shared_data
     def test_records_are_valid_prediction_logs(self):
         a, b = mrpc_pairs(2)
         requests = [

@@ -6,7 +6,7 @@ from keras_bert_pkg.data.glue import read_glue
 from keras_bert_pkg.metrics.glue import (
     GLUE_TASK_METRICS, accuracy, f1, glue_metrics, matthews_corrcoef, pearson,
     predictions_from_logits, spearman)
-from tests.test_case import SHARED_DATA, TestCase
+from tests.test_case import SHARED_DATA, TestCase, requires_shared_data
 
 GLUE = SHARED_DATA / "glue"
 
@@ -29,6 +29,7 @@ def _ranks(x):
 
 
 class GlueMetricsTest(TestCase):
+    @requires_shared_data
     def test_mrpc_f1_and_accuracy_against_counts(self):
         dev = read_glue("mrpc", GLUE, "dev")
         overlap = np.array([_overlap(a, b) for a, b in zip(*dev.texts)])
@@ -47,6 +48,7 @@ class GlueMetricsTest(TestCase):
         self.assertLess(result["accuracy"], 0.9)
         self.assertEqual(set(glue_metrics("qqp", labels, predictions)), {"f1", "accuracy", "score"})
 
+    @requires_shared_data
     def test_cola_matthews_against_formula(self):
         dev = read_glue("cola", GLUE, "dev")
         # Predict "acceptable" for sentences of at most 8 words.
@@ -61,6 +63,7 @@ class GlueMetricsTest(TestCase):
         # A constant prediction has zero correlation (GLUE's convention for CoLA).
         self.assertEqual(matthews_corrcoef(labels, np.ones_like(labels)), 0.0)
 
+    @requires_shared_data
     def test_stsb_correlations_against_formulas(self):
         dev = read_glue("stsb", GLUE, "dev")
         scores = np.array([5 * _overlap(a, b) for a, b in zip(*dev.texts)], "float32")
@@ -74,6 +77,7 @@ class GlueMetricsTest(TestCase):
         self.assertTrue(math.isnan(pearson([1.0, 2.0, 3.0], [2.0, 2.0, 2.0])))
         self.assertTrue(math.isnan(spearman([1.0, 1.0], [1.0, 2.0])))
 
+    @requires_shared_data
     def test_accuracy_tasks_and_ax(self):
         labels = read_glue("rte", GLUE, "dev").labels
         flipped = labels.copy()

@@ -6,7 +6,7 @@ import functools
 from keras_bert_pkg.data.conll import read_conll
 from keras_bert_pkg.data.token_alignment import entity_spans
 from keras_bert_pkg.metrics.ner import ner_scores
-from tests.test_case import SHARED_DATA, TestCase
+from tests.test_case import SHARED_DATA, TestCase, requires_shared_data
 
 
 @functools.lru_cache(maxsize=None)
@@ -20,6 +20,7 @@ def entity_set(tag_lists):
 
 
 class NerScoresTest(TestCase):
+    @requires_shared_data
     def test_gold_against_itself(self):
         scores = ner_scores(gold(), gold())
         self.assertEqual((scores["precision"], scores["recall"], scores["f1"]), (1.0, 1.0, 1.0))
@@ -27,6 +28,7 @@ class NerScoresTest(TestCase):
         self.assertEqual({k: v["support"] for k, v in scores["per_type"].items()},
                          {"PER": 1842, "LOC": 1837, "ORG": 1341, "MISC": 922})
 
+    @requires_shared_data
     def test_against_an_independent_count_on_corrupted_predictions(self):
         # Corrupt the gold: drop every PER, relabel every 3rd LOC as ORG, and cut the
         # last word off every multi-word MISC. Count entity matches directly.

@@ -1,7 +1,9 @@
 import json
 
 from keras_bert_pkg.metrics.squad import evaluate_squad
-from tests.test_case import SHARED_DATA, TestCase
+from tests.test_case import SHARED_DATA, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 SQUAD = SHARED_DATA / "squad"
 

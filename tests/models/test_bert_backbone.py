@@ -2,7 +2,7 @@ import keras
 import numpy as np
 
 from keras_bert_pkg import BertBackbone
-from keras_bert_pkg.models.bert_presets import BACKBONE_PRESETS
+from keras_bert_pkg.models.bert_architectures import BACKBONE_ARCHITECTURES
 from tests.test_case import TestCase, tiny_backbone_config
 
 
@@ -20,18 +20,13 @@ def _inputs(batch=2, length=8, pad_from=6):
 
 
 class BertBackboneTest(TestCase):
-    def test_shapes_and_round_trips(self):
-        backbone = BertBackbone(**tiny_backbone_config())
-        x = _inputs()
-        out = backbone(x)
-        self.assertEqual(tuple(out["sequence_output"].shape), (2, 8, 32))
-        self.assertEqual(tuple(out["pooled_output"].shape), (2, 32))
-        self.run_model_test(backbone, x, fit=False)
+    def test_backbone_contract(self):
+        self.run_backbone_test(BertBackbone, tiny_backbone_config(), _inputs(), (2, 8, 32))
 
     def test_reference_parameter_counts(self):
         # The counts of Google's released BERT-Base and BERT-Large encoders (with pooler).
-        self.assertEqual(BertBackbone.from_preset("bert_base").count_params(), 109_482_240)
-        self.assertEqual(BertBackbone.from_preset("bert_large").count_params(), 335_141_888)
+        self.assertEqual(BertBackbone.from_architecture("bert_base").count_params(), 109_482_240)
+        self.assertEqual(BertBackbone.from_architecture("bert_large").count_params(), 335_141_888)
 
     def test_presets(self):
         expected = {
@@ -39,23 +34,28 @@ class BertBackboneTest(TestCase):
             "bert_medium": (8, 512, 8), "bert_base": (12, 768, 12), "bert_large": (24, 1024, 16),
         }
         for name, (layers, hidden, heads) in expected.items():
-            config = BACKBONE_PRESETS[name]
+            config = BACKBONE_ARCHITECTURES[name]
             self.assertEqual(
                 (config["num_layers"], config["hidden_dim"], config["num_heads"]),
                 (layers, hidden, heads),
             )
             self.assertEqual(config["intermediate_dim"], 4 * hidden)
             self.assertEqual(config["layer_norm_epsilon"], 1e-12)
-        tiny = BertBackbone.from_preset("bert_tiny", vocabulary_size=100)
+        tiny = BertBackbone.from_architecture("bert_tiny", vocabulary_size=100)
         self.assertEqual(tiny.vocabulary_size, 100)
         with self.assertRaisesRegex(ValueError, "bert_gigantic"):
-            BertBackbone.from_preset("bert_gigantic")
+            BertBackbone.from_architecture("bert_gigantic")
+        # from_preset means pretrained weights: an architecture name is not a preset.
+        with self.assertRaisesRegex(FileNotFoundError, r"from_architecture"):
+            BertBackbone.from_preset("bert_base")
 
     def test_bert_details(self):
         backbone = BertBackbone(**tiny_backbone_config())
-        block = backbone.get_layer("transformer_layer_0")
-        self.assertFalse(block.normalize_first)  # post-LayerNorm as in BERT
+        block = backbone.transformer_layers[0]
+        self.assertIs(block, backbone.get_layer("transformer_layer_0"))
         self.assertEqual(block.layer_norm_epsilon, 1e-12)
+        self.assertEqual(block.attention_layer_norm.epsilon, 1e-12)
+        self.assertEqual(block.output_layer_norm.epsilon, 1e-12)
         self.assertEqual(backbone.get_layer("embeddings_layer_norm").epsilon, 1e-12)
         # tanh-form GELU by default
         x = np.linspace(-3, 3, 7).astype("float32")

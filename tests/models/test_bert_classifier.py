@@ -8,7 +8,8 @@ from keras_bert_pkg.models.bert_classifier import BertClassifier
 from keras_bert_pkg.models.bert_task import _is_raw
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import (SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data,
+                             tiny_backbone_config)
 
 GLUE = SHARED_DATA / "glue"
 
@@ -18,6 +19,7 @@ def _preprocessor(length=32, dynamic_padding=False):
                             dynamic_padding=dynamic_padding)
 
 
+@requires_shared_data
 class BertClassifierTest(TestCase):
     @classmethod
     def setUpClass(cls):
@@ -25,6 +27,18 @@ class BertClassifierTest(TestCase):
         cls.sst2 = read_glue("sst2", GLUE, "dev").subset(8)
         cls.rte = read_glue("rte", GLUE, "dev").subset(6)
         cls.stsb = read_glue("stsb", GLUE, "dev").subset(6)
+
+    def test_task_contract_on_raw_pairs(self):
+        self.run_task_test(BertClassifier,
+                           {"backbone": BertBackbone(**tiny_backbone_config()), "num_classes": 2,
+                            "preprocessor": _preprocessor(64, dynamic_padding=True)},
+                           tuple(self.rte.texts), self.rte.labels, (6, 2))
+
+    def test_task_contract_on_raw_sentences_regression(self):
+        self.run_task_test(BertClassifier,
+                           {"backbone": BertBackbone(**tiny_backbone_config()), "num_classes": 1,
+                            "preprocessor": _preprocessor(32)},
+                           self.stsb.texts[0], self.stsb.labels, (6, 1))
 
     def test_token_id_classifier(self):
         pre = _preprocessor()

@@ -10,7 +10,7 @@ from keras_bert_pkg.models.bert_multiple_choice import BertMultipleChoice
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.data.test_swag import write_official_swag
-from tests.test_case import UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import UNCASED_VOCAB, TestCase, requires_shared_data, tiny_backbone_config
 
 
 def swag_batch(test, sequence_length=40):
@@ -20,7 +20,26 @@ def swag_batch(test, sequence_length=40):
     return swag_features(read_swag(path), preprocessor)
 
 
+@requires_shared_data
 class BertMultipleChoiceTest(TestCase):
+    def test_task_contract_on_raw_context_and_endings(self):
+        path = self.get_temp_dir() + "/raw.csv"
+        write_official_swag(path)
+        examples = read_swag(path)[:6]
+        contexts = [e.context for e in examples]
+        endings = [[f"{e.start} {ending}" for ending in e.endings] for e in examples]
+        labels = np.array([e.label for e in examples], "int32")
+        preprocessor = BertPreprocessor(BertTokenizer(UNCASED_VOCAB), sequence_length=40,
+                                        dynamic_padding=True)
+        model = self.run_task_test(BertMultipleChoice,
+                                   {"backbone": BertBackbone(**tiny_backbone_config()),
+                                    "num_choices": 4, "preprocessor": preprocessor},
+                                   (contexts, endings), labels, (6, 4))
+        # Raw text gives what swag_features' token ids give.
+        x, _ = swag_features(examples, BertPreprocessor(BertTokenizer(UNCASED_VOCAB), 40))
+        self.assertAllClose(model.predict(x, verbose=0), model.predict((contexts, endings), verbose=0),
+                            atol=1e-5)
+
     def test_model_contract(self):
         x, y = swag_batch(self)
         model = BertMultipleChoice(BertBackbone(**tiny_backbone_config()), num_choices=4)
@@ -60,6 +79,3 @@ class BertMultipleChoiceTest(TestCase):
         backbone = BertBackbone(**tiny_backbone_config())
         with self.assertRaisesRegex(ValueError, "num_choices"):
             BertMultipleChoice(backbone, num_choices=1)
-        preprocessor = BertPreprocessor(BertTokenizer(UNCASED_VOCAB), sequence_length=8)
-        with self.assertRaisesRegex(ValueError, "swag_features"):
-            BertMultipleChoice(backbone, num_choices=4, preprocessor=preprocessor)

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 
+from keras_bert_pkg.checkpoints.weight_map import masked_lm_head_weight_map
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.models.bert_pretrainer import BertPretrainer
 from tests.test_case import TestCase, tiny_backbone_config
@@ -65,18 +66,18 @@ class BertPretrainerTest(TestCase):
                                  "intermediate_layer_norm/gamma", "intermediate_layer_norm/beta",
                                  "output_bias"]))
         self.assertEqual(len(model.weights), len(model.backbone.weights) + 5 + 2)
-        self.assertEqual(head._intermediate_layer_norm.epsilon, 1e-12)
+        weights = {entry.name: entry.variable.numpy() for entry in masked_lm_head_weight_map(head)}
         # Recompute the logits by hand from the backbone's sequence output.
         seq = model.backbone.predict({k: x[k] for k in ("token_ids", "segment_ids", "padding_mask")},
                                      verbose=0)["sequence_output"]
         gathered = np.take_along_axis(seq, x["masked_lm_positions"][..., None], axis=1)
-        d = head._intermediate_dense
-        h = _gelu_tanh(gathered @ d.kernel.numpy() + d.bias.numpy())
-        ln = head._intermediate_layer_norm
+        h = _gelu_tanh(gathered @ weights["cls/predictions/transform/dense/kernel"]
+                       + weights["cls/predictions/transform/dense/bias"])
         h = (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-12)
-        h = h * ln.gamma.numpy() + ln.beta.numpy()
+        h = (h * weights["cls/predictions/transform/LayerNorm/gamma"]
+             + weights["cls/predictions/transform/LayerNorm/beta"])
         embedding = model.backbone.token_embedding.embeddings.numpy()
-        logits = h @ embedding.T + head._bias.numpy()
+        logits = h @ embedding.T + weights["cls/predictions/output_bias"]
         np.testing.assert_allclose(out["mlm_logits"], logits, atol=2e-4, rtol=1e-4)
         # Changing the token embedding changes the output projection (weight tying).
         model.backbone.token_embedding.embeddings.assign(embedding * 2.0)

@@ -5,8 +5,10 @@ from keras_bert_pkg.data.squad_examples import read_squad_examples
 from keras_bert_pkg.data.squad_features import convert_examples_to_features, squad_inputs
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.models.bert_span_labeler import PADDING_LOGIT, BertSpanLabeler
+from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import (SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data,
+                             tiny_backbone_config)
 
 
 _BATCH = []
@@ -30,10 +32,21 @@ def _real_batch(n, version):
     return x, y, features
 
 
+@requires_shared_data
 class BertSpanLabelerTest(TestCase):
     def setUp(self):
         super().setUp()
         self.x, self.y, self.features = real_batch()
+
+    def test_task_contract_on_raw_question_context_pairs(self):
+        examples = read_squad_examples(SHARED_DATA / "squad" / "v1.1" / "dev.json")[:6]
+        pairs = ([e.question_text for e in examples], [e.context_text for e in examples])
+        labels = {"start_positions": np.arange(1, 7, dtype="int32"),
+                  "end_positions": np.arange(2, 8, dtype="int32")}
+        self.run_task_test(BertSpanLabeler,
+                           {"backbone": BertBackbone(**tiny_backbone_config()),
+                            "preprocessor": BertPreprocessor(BertTokenizer(UNCASED_VOCAB), 48)},
+                           pairs, labels, (6, 48), token_outputs_key="start_logits")
 
     def test_model_contract(self):
         model = BertSpanLabeler(BertBackbone(**tiny_backbone_config()))

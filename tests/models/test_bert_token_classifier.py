@@ -5,14 +5,15 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_pkg.data.conll import read_bio, read_conll, tag_list, write_bio
-from keras_bert_pkg.data.token_alignment import (
-    IGNORE_LABEL, TokenAligner, entity_spans, predict_token_ids)
+from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans
+from keras_bert_pkg.evaluation.ner_evaluation import predict_word_tags
+from keras_bert_pkg.metrics.masked_token_accuracy import IGNORE_LABEL, masked_token_accuracy
 from keras_bert_pkg.models.bert_backbone import BertBackbone
-from keras_bert_pkg.models.bert_token_classifier import (
-    BertTokenClassifier, masked_token_accuracy)
+from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
+from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import (
-    CHINESE_VOCAB, SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config)
+from tests.test_case import (CHINESE_VOCAB, SHARED_DATA, UNCASED_VOCAB, TestCase,
+                             requires_shared_data, tiny_backbone_config)
 
 SEED_SENTENCE = "任正非是華為的創始人"
 SEED_TAGS = ["B-PERSON", "I-PERSON", "I-PERSON", "O", "B-ORGANIZATION", "I-ORGANIZATION",
@@ -30,7 +31,19 @@ def inputs_of(features):
     return {k: features[k] for k in ("token_ids", "segment_ids", "padding_mask")}
 
 
+@requires_shared_data
 class BertTokenClassifierTest(TestCase):
+    def test_task_contract_on_raw_text(self):
+        sentences = read_conll(SHARED_DATA / "ner" / "conll2003" / "valid.txt")[:6]
+        tokenizer = BertTokenizer(UNCASED_VOCAB)
+        preprocessor = BertPreprocessor(tokenizer, sequence_length=48)
+        texts = [" ".join(s.words) for s in sentences]
+        labels = np.where(preprocessor(texts)["padding_mask"].numpy(), 1, IGNORE_LABEL).astype("int32")
+        self.run_task_test(BertTokenClassifier,
+                           {"backbone": BertBackbone(**tiny_backbone_config()), "num_classes": 3,
+                            "preprocessor": preprocessor},
+                           texts, labels, (6, 48, 3))
+
     def test_model_contract(self):
         aligner, features = conll_features()
         model = BertTokenClassifier(BertBackbone(**tiny_backbone_config()),
@@ -82,7 +95,7 @@ class BertTokenClassifierTest(TestCase):
         decoded = None
         for _ in range(20):
             model.fit(x, y, epochs=5, verbose=0)
-            decoded = aligner.decode(predict_token_ids(model, features), features)[0]
+            decoded = predict_word_tags(model, aligner, features)[0]
             if decoded == SEED_TAGS:
                 break
         self.assertEqual(decoded, SEED_TAGS)

@@ -14,10 +14,11 @@ from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.export.export_helpers import sst2_sentences
 from tests.recipes.test_ner import load_recipe
-from tests.test_case import UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import UNCASED_VOCAB, TestCase, tiny_backbone_config, requires_shared_data
 
 
 class ExportRecipeTest(TestCase):
+    @requires_shared_data
     def test_exports_a_saved_classifier_and_writes_models_config(self):
         tmp = self.get_temp_dir()
         preprocessor = BertPreprocessor(BertTokenizer(str(UNCASED_VOCAB)), sequence_length=16)
@@ -29,7 +30,7 @@ class ExportRecipeTest(TestCase):
         expected = model.predict(sentences, verbose=0)
 
         report = load_recipe("export").main([
-            "--model", path, "--export_dir", tmp + "/savedmodels", "--name", "sst2",
+            "--model", path, "--export_dir", tmp + "/savedmodels", "--export_name", "sst2",
             "--labels", "negative,positive", "--write_models_config"])
         self.assertEqual(report["path"], os.path.join(tmp, "savedmodels", "sst2", "1"))
         self.assertEqual(report["non_core_ops"], ["FastWordpieceTokenizeWithOffsets"])

@@ -14,7 +14,9 @@ import tensorflow as tf
 from keras_bert_pkg.data.glue import glue_task, read_glue
 from keras_bert_pkg.metrics.glue import GLUE_TASK_METRICS, glue_metrics
 from tests.data.glue_layout import GLUE, copy_real_task, write_mnli, write_qqp
-from tests.test_case import PROJECT_ROOT, UNCASED_VOCAB, TestCase
+from tests.test_case import PROJECT_ROOT, UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 
 def load_recipe():
@@ -38,8 +40,8 @@ class GlueRecipeTest(TestCase):
 
     def run_task(self, task, data_dir=GLUE, extra=(), train=16, dev=24, test=8):
         out = os.path.join(self.get_temp_dir(), f"run_{task}")
-        argv = ["--task", task, "--data_dir", str(data_dir), "--preset", "bert_tiny",
-                "--vocab_file", str(UNCASED_VOCAB), "--epochs", "1", "--batch_size", "8",
+        argv = ["--task", task, "--data_dir", str(data_dir), "--architecture", "bert_tiny",
+                "--vocab", str(UNCASED_VOCAB), "--epochs", "1", "--batch_size", "8",
                 "--learning_rate", "1e-3", "--max_seq_length", "32",
                 "--max_train_examples", str(train), "--max_eval_examples", str(dev),
                 "--max_test_examples", str(test), "--output_dir", out, *extra]
@@ -124,7 +126,7 @@ class GlueRecipeTest(TestCase):
         self.assertEqual(summary["dev"], best["dev"])
         self.check_dev_scores("mrpc", out, summary)  # the written predictions are the kept run's
         with self.assertRaises(SystemExit):
-            self.recipe.parse_args(["--task", "mrpc", "--preset", "bert_tiny", "--restarts", "0"])
+            self.recipe.parse_args(["--task", "mrpc", "--architecture", "bert_tiny", "--restarts", "0"])
 
     def test_keep_best_epoch(self):
         """--keep_best_epoch on real MRPC: the epoch with the best dev score is kept, and the

@@ -11,7 +11,9 @@ from keras_bert_pkg.data.conll import read_conll, tag_list
 from keras_bert_pkg.data.token_alignment import TokenAligner
 from keras_bert_pkg.metrics.ner import ner_scores
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import PROJECT_ROOT, SHARED_DATA, UNCASED_VOCAB, TestCase
+from tests.test_case import PROJECT_ROOT, SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 
 def load_recipe(name):
@@ -27,8 +29,8 @@ class NerRecipeTest(TestCase):
         tmp = self.get_temp_dir()
         recipe = load_recipe("ner")
         argv = ["--data_dir", str(SHARED_DATA / "ner" / "conll2003"), "--vocab", str(UNCASED_VOCAB),
-                "--preset", "bert_tiny", "--train_limit", "48", "--valid_limit", "24",
-                "--epochs", "2", "--batch_size", "16", "--sequence_length", "24",
+                "--architecture", "bert_tiny", "--max_train_examples", "48", "--max_valid_examples", "24",
+                "--epochs", "2", "--batch_size", "16", "--max_seq_length", "24",
                 "--learning_rate", "1e-3", "--output_dir", tmp + "/run",
                 "--export_dir", tmp + "/savedmodels", "--export_name", "ner"]
         metrics = recipe.main(argv)

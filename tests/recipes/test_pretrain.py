@@ -12,13 +12,15 @@ import time
 import numpy as np
 import pytest
 
-from tests.test_case import PROJECT_ROOT, SHARED_DATA, TestCase
+from tests.test_case import PROJECT_ROOT, SHARED_DATA, TestCase, requires_shared_data
 
 sys.path.insert(0, str(PROJECT_ROOT / "recipes"))
 
 import build_vocab  # noqa: E402
 import create_pretraining_data  # noqa: E402
 import pretrain  # noqa: E402
+
+pytestmark = requires_shared_data
 
 WIKITEXT = str(SHARED_DATA / "pretrain_text" / "wikitext-2" / "wiki.valid.tokens")
 SAMPLE_TEXT = str(SHARED_DATA / "pretrain_text" / "bert_sample_text" / "sample_text.txt")
@@ -90,7 +92,7 @@ class PretrainRecipesTest(TestCase):
     def test_text_stream_run(self):
         out = os.path.join(self.dir, "run_text")
         pretrain.main(["--text", WIKITEXT, "--text_document_range", ":3", "--eval_text", WIKITEXT,
-                       "--eval_document_range", "3:4", "--seq_length", "32", "--max_predictions_per_seq", "5",
+                       "--eval_document_range", "3:4", "--max_seq_length", "32", "--max_predictions_per_seq", "5",
                        "--no_next_sentence"] + self.common(out, steps=2))
         metrics = json.load(open(os.path.join(out, "metrics.json")))
         self.assertEqual(metrics["history"][-1]["step"], 2)
@@ -118,7 +120,7 @@ class PretrainKillTest(TestCase):
 
             def command(out):
                 return [sys.executable, str(PROJECT_ROOT / "recipes" / "pretrain.py"), "--text", SAMPLE_TEXT,
-                        "--vocab", vocab, "--config", config, "--seq_length", "32",
+                        "--vocab", vocab, "--config", config, "--max_seq_length", "32",
                         "--max_predictions_per_seq", "5", "--batch_size", "4", "--steps", str(steps),
                         "--log_every", "5", "--checkpoint_every", "5", "--output_dir", out,
                         "--verbose", "0", "--strategy", "default"]

@@ -49,7 +49,9 @@ class SquadRecipeTest(TestCase):
             for key in ("exact_match", "f1", "best_f1", "best_f1_thresh"):
                 self.assertAlmostEqual(written[key], rescored[key])
                 self.assertAlmostEqual(metrics[key], rescored[key])
-            self.assertEqual(written["train_steps"], -(-written["train_features"] // 16))  # 1 epoch
+            # 1 epoch: every length bucket's batches once (at least features / batch).
+            self.assertEqual(written["train_steps"], written["steps_per_epoch"])
+            self.assertGreaterEqual(written["steps_per_epoch"], -(-written["train_features"] // 16))
 
             # The SavedModel answers from raw strings.
             self.assertEqual(metrics["export_path"], os.path.join(serving, "squad", "1"))
@@ -70,18 +72,18 @@ class SquadRecipeTest(TestCase):
         recipe = load_recipe()
         with tempfile.TemporaryDirectory() as tmp:
             metrics = recipe.main([
-                "--preset", "bert_tiny", "--demo_train_paragraphs", "20", "--demo_dev_paragraphs",
+                "--architecture", "bert_tiny", "--demo_train_paragraphs", "20", "--demo_dev_paragraphs",
                 "6", "--max_seq_length", "40", "--doc_stride", "8", "--max_query_length", "16",
                 "--epochs", "0.5", "--batch_size", "16", "--output_dir", tmp, "--no_export"])
             self.assertGreater(metrics["dev_features"], 3 * metrics["dev_questions"])
-            self.assertEqual(metrics["train_steps"], round(0.5 * -(-metrics["train_features"] // 16)))
+            self.assertEqual(metrics["train_steps"], round(0.5 * metrics["steps_per_epoch"]))
             self.assertIsNone(metrics["export_path"])
             self.assertNotIn("best_f1", metrics)
             self.assertFalse(os.path.exists(os.path.join(tmp, "null_odds.json")))
 
     def test_argument_errors(self):
         recipe = load_recipe()
-        for argv in (["--train_file", "a.json"], ["--preset", "bert_tiny", "--init_checkpoint", "x"],
+        for argv in (["--train_file", "a.json"], ["--architecture", "bert_tiny", "--init_checkpoint", "x"],
                      ["--train_file", "a.json", "--predict_file", "b.json"]):
             with self.assertRaises(SystemExit):
                 recipe.parse_args(argv)

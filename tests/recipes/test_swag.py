@@ -11,7 +11,9 @@ from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.data.test_swag import EXAMPLES, write_official_swag
 from tests.recipes.test_ner import load_recipe
-from tests.test_case import UNCASED_VOCAB, TestCase
+from tests.test_case import UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
 
 
 class SwagRecipeTest(TestCase):
@@ -23,8 +25,8 @@ class SwagRecipeTest(TestCase):
         labels = write_official_swag(os.path.join(data, "val.csv"), examples=EXAMPLES[:4], seed=2)
         recipe = load_recipe("swag")
         metrics = recipe.main([
-            "--data_dir", data, "--vocab", str(UNCASED_VOCAB), "--preset", "bert_tiny",
-            "--sequence_length", "40", "--epochs", "3", "--batch_size", "4",
+            "--data_dir", data, "--vocab", str(UNCASED_VOCAB), "--architecture", "bert_tiny",
+            "--max_seq_length", "40", "--epochs", "3", "--batch_size", "4",
             "--learning_rate", "1e-3", "--output_dir", tmp + "/run",
             "--export_dir", tmp + "/savedmodels"])
         with open(tmp + "/run/metrics.json") as f:
@@ -55,4 +57,5 @@ class SwagRecipeTest(TestCase):
         write_official_swag(os.path.join(tmp, "val.csv"))
         with self.assertRaisesRegex(SystemExit, "without a label"):
             load_recipe("swag").main(["--data_dir", tmp, "--vocab", str(UNCASED_VOCAB),
-                                      "--no_export", "--output_dir", tmp + "/run"])
+                                      "--architecture", "bert_tiny", "--no_export",
+                                      "--output_dir", tmp + "/run"])

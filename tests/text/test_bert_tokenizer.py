@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_pkg.text import BertTokenizer
-from keras_bert_pkg.text import bert_tokenizer as bt
-from tests.test_case import CASED_VOCAB, SHARED_DATA, UNCASED_VOCAB, TestCase
+from keras_bert_pkg.text import unicode_tables
+from tests.test_case import CASED_VOCAB, SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
 
 REFERENCE = SHARED_DATA / "reference" / "tokenizer_cases.json"
 MULTILINGUAL_VOCAB = SHARED_DATA / "vocab" / "bert-base-multilingual-cased" / "vocab.txt"
@@ -55,7 +55,7 @@ def _oracle_words(text, lowercase):
         return unicodedata.category(ch).startswith("P")
 
     def is_cjk(cp):
-        return any(lo <= cp <= hi for lo, hi in bt._CJK_RANGES)
+        return any(lo <= cp <= hi for lo, hi in unicode_tables.CJK_RANGES)
 
     cleaned = "".join(
         " " if is_whitespace(ch) else ch
@@ -143,6 +143,7 @@ def _tricky_texts(count, seed):
     return texts
 
 
+@requires_shared_data
 class BertTokenizerReferenceTest(TestCase):
     """Every reference case of the original FullTokenizer, both paths, with offsets."""
 
@@ -212,6 +213,7 @@ class BertTokenizerOracleTest(TestCase):
     """Inputs beyond the reference file (case folding, sigma, marks, planes) against an
     independent rendering of the original algorithm."""
 
+    @requires_shared_data
     def test_matches_original_algorithm_on_tricky_text(self):
         texts = _tricky_texts(300, seed=0)
         for vocab, lowercase in (
@@ -246,23 +248,6 @@ class BertTokenizerOracleTest(TestCase):
             self.assertEqual(tokenizer.tokenize_to_strings(text), tokens, msg=text)
         texts = list(cases)
         self.assertEqual(tokenizer(texts).to_list(), [tokenizer.encode(t) for t in texts])
-
-    def test_scanned_ranges_cover_every_assigned_code_point(self):
-        scanned = set()
-        for lo, hi in bt._SCANNED_RANGES:
-            scanned.update(range(lo, hi))
-        for cp in range(bt._MAX_CODE_POINT):
-            if cp not in scanned:
-                self.assertIn(unicodedata.category(chr(cp)), ("Cn", "Co"), msg=hex(cp))
-
-    def test_lower_casing_keeps_whitespace_and_cjk_classes(self):
-        classes = bt._class_table()
-        mapping, _ = bt._lowercase_tables()
-        for cp, mapped in mapping.items():
-            for m in mapped:
-                self.assertNotEqual(classes[m], bt._REMOVE, msg=hex(cp))
-                self.assertEqual(classes[m] == bt._SPACE, classes[cp] == bt._SPACE)
-                self.assertEqual(classes[m] == bt._CJK, classes[cp] == bt._CJK)
 
 
 class BertTokenizerLayerTest(TestCase):
@@ -330,6 +315,7 @@ class BertTokenizerLayerTest(TestCase):
         out = tok.detokenize(tok(["The quick", "fox"]))
         self.assertEqual([s.decode() for s in out.numpy()], ["the quick", "fox"])
 
+    @requires_shared_data
     def test_in_tf_data(self):
         tok = _tokenizer("vocab/bert-base-uncased/vocab.txt", True)
         texts = [c["text"] for c in _cases() if c["lowercase"]][:40]
@@ -340,17 +326,21 @@ class BertTokenizerLayerTest(TestCase):
         self.assertEqual([x.numpy().tolist() for x in single],
                          [tok.encode(t) for t in texts[:5]])
 
-    def test_config_round_trip(self):
+    @requires_shared_data
+    def test_config_round_trip_leaves_the_vocabulary_to_the_asset(self):
         tok = _tokenizer("vocab/bert-base-cased/vocab.txt", False)
         config = tok.get_config()
-        self.assertIsInstance(config["vocabulary"], list)
-        self.assertEqual(len(config["vocabulary"]), 28996)
+        self.assertIsNone(config["vocabulary"])  # saved as assets/.../vocabulary.txt instead
         self.assertFalse(config["lowercase"])
         json.dumps(keras.saving.serialize_keras_object(tok))
         revived = self.run_serialization_test(tok)
+        with self.assertRaisesRegex(ValueError, "has no vocabulary yet"):
+            revived("x")
+        revived.set_vocabulary(tok.get_vocabulary())
         text = ["Hello World, naïve Straße!", "x"]
         self.assertEqual(revived(text).to_list(), tok(text).to_list())
 
+    @requires_shared_data
     def test_keras_file_round_trip(self):
         tokenizer = _tokenizer("vocab/bert-base-uncased/vocab.txt", True)
         model = _PaddedIds(tokenizer)
@@ -363,6 +353,7 @@ class BertTokenizerLayerTest(TestCase):
         self.assertIsInstance(loaded.tokenizer, BertTokenizer)
         np.testing.assert_array_equal(loaded(texts).numpy(), expected)
 
+    @requires_shared_data
     def test_saved_model_round_trip(self):
         tokenizer = _tokenizer("vocab/bert-base-cased/vocab.txt", False)
         module = tf.Module()

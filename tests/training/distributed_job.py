@@ -109,8 +109,10 @@ def trajectory(args):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.replicas)
     import keras_bert_pkg  # noqa: F401
+    from keras_bert_pkg import keras_workarounds
+    from keras_bert_pkg.distribute.strategies import get_strategy
 
-    from keras_bert_pkg.training.strategies import get_strategy
+    keras_workarounds.install()
 
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     # One strategy of each kind for the whole process (a second MirroredStrategy over the
@@ -125,7 +127,7 @@ def _trajectory(args, kind, devices, strategies):
     import numpy as np
     import tensorflow as tf
 
-    from keras_bert_pkg.training.strategies import per_replica_batch_size
+    from keras_bert_pkg.distribute.batch_sizes import per_replica_batch_size
 
     # The same global batches for both runs (the masking stream draws new random masks
     # each time it is built in one process).
@@ -166,9 +168,13 @@ def _trajectory(args, kind, devices, strategies):
 
 def finetune(args):
     import keras_bert_pkg  # noqa: F401
-    from keras_bert_pkg.training.strategies import (describe_strategy, get_strategy, per_replica_batch_size,
-                                                    shard_dataset)
+    from keras_bert_pkg import keras_workarounds
+    from keras_bert_pkg.distribute.batch_sizes import per_replica_batch_size
+    from keras_bert_pkg.distribute.input_sharding import shard_dataset
+    from keras_bert_pkg.distribute.strategies import get_strategy
+    from keras_bert_pkg.distribute.strategy_info import describe_strategy
 
+    keras_workarounds.install()
     strategy = get_strategy(args.strategy)  # first: multi_worker sets up the collective runtime
     import numpy as np
 
@@ -198,7 +204,8 @@ def records(args):
     """Which records each worker's replicas get per step from `distribute_file_dataset`
     (TFRecords of one int64 `id` each), starting at `--skip_steps`."""
     import keras_bert_pkg  # noqa: F401
-    from keras_bert_pkg.training.strategies import distribute_file_dataset, get_strategy
+    from keras_bert_pkg.distribute.input_sharding import distribute_file_dataset
+    from keras_bert_pkg.distribute.strategies import get_strategy
 
     strategy = get_strategy("multi_worker")
     import tensorflow as tf
@@ -221,11 +228,13 @@ def records(args):
 
 def construct(args):
     import keras_bert_pkg  # noqa: F401
-    from keras_bert_pkg.training.strategies import (batch_sizes, describe_strategy, get_strategy,
-                                                    mixed_policy)
+    from keras_bert_pkg.distribute.batch_sizes import batch_sizes
+    from keras_bert_pkg.distribute.strategies import get_strategy
+    from keras_bert_pkg.distribute.strategy_info import describe_strategy
+    from keras_bert_pkg.training.precision import resolve_precision
 
     strategy = get_strategy("multi_worker")
-    result = dict(describe_strategy(strategy), mixed_policy=mixed_policy(strategy),
+    result = dict(describe_strategy(strategy), mixed_policy=resolve_precision("mixed", strategy),
                   batch_sizes=list(batch_sizes(strategy, global_batch_size=8)))
     print("RESULT " + json.dumps(result), flush=True)
 

@@ -55,8 +55,7 @@ class FusedAdamWTest(TestCase):
             for _ in range(5):
                 grads = [grads_rng.normal(size=s).astype("float32") for s in shapes]
                 opt.apply([tf.constant(g) for g in grads], variables)
-            results.append([v.numpy() for v in variables] + [m.numpy() for m in opt._momentums]
-                           + [v.numpy() for v in opt._velocities])
+            results.append([v.numpy() for v in variables] + [v.numpy() for v in opt.variables])
         for got, expected in zip(results[1], results[0]):
             np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
         self.assertGreater(np.abs(results[0][0] - start[0]).max(), 1e-3)  # it did move
@@ -109,13 +108,37 @@ class FusedAdamWTest(TestCase):
                     grads = [tf.IndexedSlices(values, tf.constant([7, 2, 7, 0]), tf.constant([10, 4])),
                              tf.constant(grads_rng.normal(size=(4,)).astype("float32"))]
                     opt.apply(grads, variables)
-                results.append([v.numpy() for v in variables] + [m.numpy() for m in opt._momentums]
-                               + [v.numpy() for v in opt._velocities])
+                results.append([v.numpy() for v in variables] + [v.numpy() for v in opt.variables])
             for got, expected in zip(results[1], results[0]):
                 np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
             self.assertFalse(np.allclose(results[1][0][7], table[7]))  # the repeated row moved
             # A row without gradient: only the weight decay moves it.
             np.testing.assert_allclose(results[1][0][5], table[5] * (1 - 1e-2 * weight_decay) ** 3, rtol=1e-6)
+
+    def test_state_has_keras_adamw_layout(self):
+        # Same optimizer variables, names and order as Keras's AdamW: checkpoints interchange.
+        layouts = []
+        for make in (keras.optimizers.AdamW, FusedAdamW):
+            opt = make(learning_rate=1e-3, weight_decay=0.01)
+            opt.build([keras.Variable(np.ones((2, 3)), name="kernel"), keras.Variable(np.ones(3), name="bias")])
+            layouts.append([(v.name, tuple(v.shape)) for v in opt.variables])
+        self.assertEqual(layouts[1], layouts[0])
+
+    def test_bfloat16_variables_match_keras_adamw(self):
+        # Not float32: the Keras-ops form of the update, computed as Keras's Adam does.
+        results = []
+        for make in (keras.optimizers.AdamW, FusedAdamW):
+            variable = keras.Variable(np.linspace(-1, 1, 6).astype("float32"), dtype="bfloat16")
+            opt = make(learning_rate=1e-2, weight_decay=0.01)
+            for step in range(3):
+                opt.apply([tf.constant(np.arange(6) - 2.5 + step, tf.bfloat16)], [variable])
+            results.append(tf.cast(variable.value, tf.float32).numpy())
+        np.testing.assert_array_equal(results[1], results[0])
+        self.assertFalse(np.array_equal(results[0], np.linspace(-1, 1, 6)))
+
+    def test_amsgrad_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "amsgrad"):
+            FusedAdamW(amsgrad=True)
 
     def test_mixed_bfloat16_model(self):
         # Variables stay float32 under the mixed policy; bfloat16 gradients are cast.

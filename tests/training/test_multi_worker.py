@@ -33,7 +33,7 @@ DEADLINE = 900  # seconds for one cluster run on the loaded 2-core machine
 def pretrain_argv(output_dir, config, strategy="multi_worker", *extra, records=None):
     """`recipes/pretrain.py` on BERT's sample text (masked on the fly), or on `records`."""
     source = (["--input_files", str(records)] if records else
-              ["--text", str(SAMPLE_TEXT), "--seq_length", "64", "--max_predictions_per_seq", "10"])
+              ["--text", str(SAMPLE_TEXT), "--max_seq_length", "64", "--max_predictions_per_seq", "10"])
     return [PYTHON, os.path.join(PROJECT_ROOT, "recipes", "pretrain.py"), *source,
             "--vocab", str(UNCASED_VOCAB), "--config", str(config), "--batch_size", str(BATCH), "--steps", str(STEPS),
             "--learning_rate", "1e-3", "--warmup_steps", "4", "--log_every", str(LOG_EVERY),

@@ -13,7 +13,9 @@ from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from keras_bert_pkg.training.optimizers import create_optimizer
 from keras_bert_pkg.training.resumable_checkpoint import ResumableCheckpoint
 from keras_bert_pkg.training.resumable_fit import resumable_fit
-from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config
+from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, tiny_backbone_config, requires_shared_data
+
+pytestmark = requires_shared_data
 
 SAMPLE_TEXT = SHARED_DATA / "pretrain_text" / "bert_sample_text" / "sample_text.txt"
 STEPS = 6

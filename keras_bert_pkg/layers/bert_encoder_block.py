@@ -1,0 +1,230 @@
+"""BertEncoderBlock: one Transformer block of BERT, with a fused-matmul forward pass.
+
+The block is BERT's (section 3 of the paper, "Attention Is All You Need"'s encoder
+layer with post-LayerNorm): multi-head self-attention, dropout, add & LayerNorm, then a
+feed-forward layer (dense to `intermediate_dim` with GELU, dense back), dropout, add &
+LayerNorm. Its sublayers are public attributes named after the tensors of Google's
+checkpoints (`query_dense` holds `attention/self/query`, `attention_output_dense` holds
+`attention/output/dense`, `intermediate_dense`, `output_dense`, `attention_layer_norm`,
+`output_layer_norm`), each kernel in the checkpoints' `[in, out]` layout.
+
+The forward pass keeps the hidden states as a `[tokens, hidden]` matrix and runs every
+projection as one 2-D `MatMul` + `BiasAdd` (+ GELU), the pattern TensorFlow's graph
+optimizer fuses into one oneDNN matmul with post-ops on CPU; the query, key and value
+projections are one matmul against the concatenated kernels, with the `1/sqrt(head_dim)`
+scale folded into the query kernel. When a projection is quantized
+(`model.quantize("int8")`), the projections run through Keras's own quantized layers.
+
+Args:
+    intermediate_dim: feed-forward inner size (4H in the paper).
+    num_heads: attention heads; must divide the hidden size.
+    dropout: dropout on the attention probabilities and on both sublayer outputs.
+    activation: the feed-forward activation (BERT: GELU).
+    layer_norm_epsilon: LayerNorm epsilon (1e-12 in BERT).
+    kernel_initializer: initializer of the dense kernels (BERT: truncated normal 0.02).
+    **kwargs: base layer arguments (`name`, `dtype`).
+
+Call args: `inputs` [batch, length, hidden]; `padding_mask` [batch, length] (true for
+real tokens); `attention_mask` [batch, length, length] (true where position i may
+attend to j), both optional; `training`.
+
+Example:
+>>> import numpy as np
+>>> block = BertEncoderBlock(intermediate_dim=64, num_heads=2)
+>>> y = block(np.zeros((1, 5, 16), "float32"), padding_mask=np.ones((1, 5), "bool"))
+>>> tuple(y.shape), tuple(block.query_dense.kernel.shape)
+((1, 5, 16), (16, 16))
+"""
+
+import re
+
+import keras
+import tensorflow as tf
+
+_LARGE_NEGATIVE = -1e9  # what keras.layers.Softmax puts at masked positions (non-float16)
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_pkg")
+class BertEncoderBlock(keras.layers.Layer):
+    """One post-LayerNorm Transformer encoder block of BERT (see the module doc)."""
+
+    def __init__(self, intermediate_dim, num_heads, dropout=0.0, activation="gelu",
+                 layer_norm_epsilon=1e-12, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.intermediate_dim = int(intermediate_dim)
+        self.num_heads = int(num_heads)
+        self.dropout = float(dropout)
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        # The dense layers are made in build(), which knows the hidden size.
+        self.attention_dropout = self._dropout("attention_dropout")
+        self.attention_output_dropout = self._dropout("attention_output_dropout")
+        self.attention_layer_norm = self._layer_norm("attention_layer_norm")
+        self.output_dropout = self._dropout("output_dropout")
+        self.output_layer_norm = self._layer_norm("output_layer_norm")
+
+    def _dense(self, units, name, activation=None):
+        initializer = keras.initializers.get(keras.initializers.serialize(self.kernel_initializer))
+        return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer,
+                                  dtype=self.dtype_policy, name=name)
+
+    def _layer_norm(self, name):
+        return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon,
+                                               dtype=self.dtype_policy, name=name)
+
+    def _dropout(self, name):
+        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+
+    def build(self, input_shape):
+        hidden = int(input_shape[-1])
+        if hidden % self.num_heads:
+            raise ValueError(f"BertEncoderBlock {self.name!r}: hidden size {hidden} is not "
+                             f"divisible by num_heads {self.num_heads}.")
+        self.query_dense = self._dense(hidden, "query_dense")
+        self.key_dense = self._dense(hidden, "key_dense")
+        self.value_dense = self._dense(hidden, "value_dense")
+        self.attention_output_dense = self._dense(hidden, "attention_output_dense")
+        self.intermediate_dense = self._dense(self.intermediate_dim, "intermediate_dense",
+                                              self.activation)
+        self.output_dense = self._dense(hidden, "output_dense")
+        for layer in (self.query_dense, self.key_dense, self.value_dense,
+                      self.attention_output_dense, self.intermediate_dense):
+            layer.build((None, hidden))
+        self.output_dense.build((None, self.intermediate_dim))
+        self.attention_layer_norm.build((None, hidden))
+        self.output_layer_norm.build((None, hidden))
+        self.built = True
+
+    # --- projections -----------------------------------------------------------------
+    @staticmethod
+    def _quantized(layer):
+        return getattr(layer, "quantization_mode", None) is not None
+
+    def _project(self, x, layer, scale=None):
+        """`x @ kernel + bias` as one 2-D matmul (Keras's own call when quantized)."""
+        if self._quantized(layer):
+            y = layer(x)
+            return y if scale is None else y * tf.cast(scale, y.dtype)
+        kernel = tf.cast(layer.kernel, self.compute_dtype)
+        bias = tf.cast(layer.bias, self.compute_dtype)
+        if scale is not None:
+            kernel, bias = kernel * scale, bias * scale
+        return tf.nn.bias_add(tf.matmul(x, kernel), bias)
+
+    def _query_key_value(self, x, scale):
+        layers = (self.query_dense, self.key_dense, self.value_dense)
+        if any(self._quantized(layer) for layer in layers):
+            return tf.concat([self._project(x, self.query_dense, scale),
+                              self._project(x, self.key_dense),
+                              self._project(x, self.value_dense)], axis=1)
+        kernels = [tf.cast(layer.kernel, self.compute_dtype) for layer in layers]
+        biases = [tf.cast(layer.bias, self.compute_dtype) for layer in layers]
+        kernel = tf.concat([kernels[0] * scale] + kernels[1:], axis=1)
+        bias = tf.concat([biases[0] * scale] + biases[1:], axis=0)
+        return tf.nn.bias_add(tf.matmul(x, kernel), bias)
+
+    # --- forward ---------------------------------------------------------------------
+    def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
+        shape = tf.shape(inputs)
+        batch, length = shape[0], shape[1]
+        hidden = inputs.shape[-1]
+        heads = self.num_heads
+        head_dim = hidden // heads
+        x = tf.reshape(tf.cast(inputs, self.compute_dtype), [-1, hidden])  # [tokens, hidden]
+
+        # Self-attention.
+        scale = tf.cast(1.0 / float(head_dim) ** 0.5, self.compute_dtype)
+        qkv = self._query_key_value(x, scale)
+        qkv = tf.transpose(tf.reshape(qkv, [batch, length, 3, heads, head_dim]), [2, 0, 3, 1, 4])
+        # unstack, not qkv[i]: the gradient of three slices is three zero-filled full-size
+        # tensors summed (StridedSliceGrad + AddN, ~10% of a bf16 training step); unstack's
+        # is one stack.
+        query, key, value = tf.unstack(qkv, num=3, axis=0)  # [batch, heads, length, head_dim]
+        scores = tf.matmul(query, key, transpose_b=True)  # [batch, heads, length, length]
+        mask = _attention_mask(padding_mask, attention_mask)
+        if mask is not None:
+            scores = tf.where(mask, scores, tf.cast(_LARGE_NEGATIVE, scores.dtype))
+        probs = self.attention_dropout(tf.nn.softmax(scores, axis=-1), training=training)
+        context = tf.matmul(probs, value)  # [batch, heads, length, head_dim]
+        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, hidden])
+        attended = self._project(context, self.attention_output_dense)
+        attended = self.attention_output_dropout(attended, training=training)
+        x = self.attention_layer_norm(attended + x)
+
+        # Feed-forward.
+        if self._quantized(self.intermediate_dense):
+            inner = self.intermediate_dense(x)
+        else:
+            inner = self.activation(self._project(x, self.intermediate_dense))
+        out = self.output_dropout(self._project(inner, self.output_dense), training=training)
+        x = self.output_layer_norm(out + x)
+        return tf.reshape(x, [batch, length, hidden])
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "intermediate_dim": self.intermediate_dim,
+            "num_heads": self.num_heads,
+            "dropout": self.dropout,
+            "activation": keras.activations.serialize(self.activation),
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        })
+        return config
+
+
+def _attention_mask(padding_mask, attention_mask):
+    """[batch, 1, 1 or length, length] bool mask (True = attend), or None."""
+    mask = None
+    if padding_mask is not None:
+        mask = tf.cast(padding_mask, tf.bool)[:, tf.newaxis, tf.newaxis, :]
+    if attention_mask is not None:
+        extra = tf.cast(attention_mask, tf.bool)[:, tf.newaxis, :, :]
+        mask = extra if mask is None else tf.logical_and(mask, extra)
+    return mask
+
+
+# --- weights files written before this layer existed ------------------------------------
+# Up to version 0.1 the block was keras-hub's TransformerEncoder (subclassed as
+# `FastTransformerEncoder`), whose weights sit in `.keras` / `.weights.h5` files under its
+# private attribute names, with the attention kernels split by head.
+_LEGACY_BLOCK = re.compile(r"(^|/)fast_transformer_encoder(_\d+)?/")
+_LEGACY_SUBLAYERS = {
+    "_self_attention_layer/query_dense": "query_dense",
+    "_self_attention_layer/key_dense": "key_dense",
+    "_self_attention_layer/value_dense": "value_dense",
+    "_self_attention_layer/output_dense": "attention_output_dense",
+    "_self_attention_layer_norm": "attention_layer_norm",
+    "_feedforward_intermediate_dense": "intermediate_dense",
+    "_feedforward_output_dense": "output_dense",
+    "_feedforward_layer_norm": "output_layer_norm",
+}
+
+
+def is_legacy_weight_path(path):
+    """Whether a weights-file path is one of the pre-0.2 block layout."""
+    return _LEGACY_BLOCK.search(path) is not None
+
+
+def upgrade_legacy_weight(path, value):
+    """`(new path, new value)` of a weight of a pre-0.2 weights file (module comment):
+    the block's own path and sublayer names of today, attention kernels `[in, out]`."""
+    match = _LEGACY_BLOCK.search(path)
+    if match is None:
+        return path, value
+    index = match.group(2) or ""
+    head = path[:match.start()] + match.group(1) + f"bert_encoder_block{index}/"
+    rest = path[match.end():]
+    for old, new in _LEGACY_SUBLAYERS.items():
+        if rest.startswith(old + "/"):
+            rest = new + rest[len(old):]
+            break
+    if rest.startswith(("query_dense/", "key_dense/", "value_dense/")):
+        value = value.reshape(value.shape[0], -1) if value.ndim == 3 else value.reshape(-1)
+    elif rest.startswith("attention_output_dense/") and value.ndim == 3:
+        value = value.reshape(-1, value.shape[-1])
+    return head + rest, value

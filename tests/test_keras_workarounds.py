@@ -1,0 +1,76 @@
+"""keras_workarounds: the Keras internals they rely on are there, each workaround is still
+needed (the bug reproduces without it, in a process of its own), and it fixes the bug.
+
+When Keras changes, these fail first: `test_internals_are_there` when a workaround no
+longer fits, `test_each_workaround_is_still_needed_and_works` when Keras fixed the bug
+(then delete the workaround and its test).
+"""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_pkg import keras_workarounds
+from keras_bert_pkg.keras_workarounds import TESTED_KERAS, check_internals, clip_after_all_reduce
+from keras_bert_pkg.training.optimizers import create_optimizer
+from tests.test_case import PROJECT_ROOT, TestCase
+
+
+class KerasInternalsTest(TestCase):
+    def test_internals_are_there(self):
+        self.assertEqual(check_internals(), {name: True for name in check_internals()})
+        version = tuple(int(part) for part in keras.__version__.split(".")[:2])
+        lowest, highest = (tuple(int(p) for p in v.split(".")) for v in TESTED_KERAS)
+        self.assertTrue(lowest <= version <= highest,
+                        f"Keras {keras.__version__} is outside the verified {TESTED_KERAS}: check every "
+                        "workaround against it, then widen TESTED_KERAS")
+
+    def test_install_is_explicit_and_idempotent(self):
+        keras_workarounds.install()
+        self.assertTrue(keras_workarounds.is_installed())
+        keras_workarounds.install()
+        self.assertTrue(keras_workarounds.is_installed())
+
+    def test_each_workaround_is_still_needed_and_works(self):
+        """Two logical CPUs, in a fresh process (before and after `install`)."""
+        run = subprocess.run([sys.executable, str(PROJECT_ROOT / "tests" / "keras_workarounds_job.py")],
+                             capture_output=True, text=True, timeout=600, cwd=str(PROJECT_ROOT))
+        lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+        self.assertEqual(run.returncode, 0, run.stderr[-3000:])
+        result = json.loads(lines[-1][len("RESULT "):])
+        self.assertFalse(result["installed_on_import"])  # nothing is patched by importing
+        # 1. fit under two replicas fails on a bool input without the patched build.
+        self.assertIn("bool", result["symbolic_build_without"])
+        self.assertIsNone(result["symbolic_build_with"])
+        # 2. MultiWorkerMirroredStrategy cannot average a scalar over axis 0 (tensorflow#72388).
+        self.assertIn("reduction dimension", result["scalar_reduce_without"])
+        # 3. Keras clips each replica's half (norm 5 -> 1 each, sum 2); wrapped: the sum (1).
+        self.assertAlmostEqual(result["clip_one_device"], 1.0, places=5)
+        self.assertAlmostEqual(result["clip_two_replicas_without"], 2.0, places=5)
+        self.assertAlmostEqual(result["clip_two_replicas_with"], 1.0, places=5)
+
+
+class ClippingTest(TestCase):
+    def test_sparse_gradient_is_clipped_by_its_true_norm(self):
+        # Token 0 twice in the batch: the embedding gradient holds row 0 twice. The
+        # gradient is [[6, 0], [0, 0]] (norm 6); Keras's own norm would be sqrt(18).
+        grad = tf.IndexedSlices(tf.constant([[3.0, 0.0], [3.0, 0.0]]), tf.constant([0, 0]),
+                                dense_shape=tf.constant([2, 2]))
+        dense = tf.constant([[0.0, 0.0]])
+        optimizer = create_optimizer(1e-3, total_steps=10)
+        self.assertTrue(optimizer.clips_after_all_reduce)
+        clipped = optimizer._clip_gradients([grad, None, dense])
+        np.testing.assert_allclose(clipped[0].numpy(), [[1.0, 0.0], [0.0, 0.0]], atol=1e-6)
+        self.assertIsNone(clipped[1])
+        keras_own = keras.optimizers.AdamW(global_clipnorm=1.0)._clip_gradients([grad])
+        self.assertNotAlmostEqual(float(tf.convert_to_tensor(keras_own[0])[0, 0]), 1.0, places=3)
+
+    def test_no_clipping_is_keras_unchanged(self):
+        optimizer = clip_after_all_reduce(keras.optimizers.SGD(0.1))
+        grads = [tf.constant([30.0, 40.0])]
+        self.assertIs(optimizer._clip_gradients(grads)[0], grads[0])
+        self.assertIs(clip_after_all_reduce(optimizer), optimizer)
