@@ -70,8 +70,9 @@ def huggingface_model(size, task="backbone", num_labels=2):
     config = transformers.BertConfig(vocab_size=VOCABULARY_SIZE, hidden_size=hidden, num_hidden_layers=layers,
                                      num_attention_heads=heads, intermediate_size=inner,
                                      hidden_act="gelu", num_labels=num_labels)
-    cls = transformers.BertModel if task == "backbone" else transformers.BertForSequenceClassification
-    return cls(config).eval()
+    classes = {"backbone": transformers.BertModel, "classifier": transformers.BertForSequenceClassification,
+               "span": transformers.BertForQuestionAnswering}
+    return classes[task](config).eval()
 
 
 def random_inputs(batch, length, seed=0, pad_from=None):

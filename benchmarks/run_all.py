@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ["backbone_inference", "text_to_predictions", "training_step", "tokenizer_throughput",
-              "pretraining_data", "peak_memory", "quantization"]
+BENCHMARKS = ["backbone_inference", "text_to_predictions", "squad_serving", "training_step",
+              "tokenizer_throughput", "pretraining_data", "peak_memory", "quantization"]
 
 
 def _comparison(report, case_prefix, ours, peer):
@@ -99,6 +99,18 @@ def check_targets(reports):
                          f"{verdict(c['ratio_wall'], 1.2)}")
         else:
             lines.append("SST-2 dev text -> logits >= 1.2x Hugging Face: not measured (torch not installed)")
+    ss = reports.get("squad_serving")
+    if ss:
+        hf = [c for c in ss.get("comparisons", []) if c["peer"].startswith("Hugging Face")]
+        for precision in ("fp32", "bf16"):
+            same = [c for c in hf if c["ours"].endswith(precision) and c["peer"].endswith(precision)]
+            if same:  # against the pipeline's fastest batch size in the same precision
+                c = min(same, key=lambda c: c["ratio_wall"])
+                lines.append(f"SQuAD dev served, {precision}, >= 2x the HF question-answering pipeline at its "
+                             f"fastest {precision}: {c['ratio_wall']:.2f}x -> {verdict(c['ratio_wall'], 2.0)}")
+        if not hf:
+            lines.append("SQuAD dev served >= 2x the HF question-answering pipeline: not measured "
+                         "(torch / transformers<5 not installed)")
     ts = reports.get("training_step")
     if ts:
         for precision in ("fp32", "bf16"):

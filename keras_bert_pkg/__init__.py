@@ -24,7 +24,9 @@ from keras_bert_pkg.models.bert_pretrainer import BertPretrainer  # noqa: E402
 from keras_bert_pkg.models.bert_task import BertTask  # noqa: E402
 from keras_bert_pkg.models.bert_classifier import BertClassifier  # noqa: E402
 from keras_bert_pkg.models.bert_span_labeler import BertSpanLabeler  # noqa: E402
+from keras_bert_pkg.models.span_answers import SpanDecoding  # noqa: E402
 from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier  # noqa: E402
+from keras_bert_pkg.models.word_tags import TagDecoding  # noqa: E402
 from keras_bert_pkg.models.bert_multiple_choice import BertMultipleChoice  # noqa: E402
 from keras_bert_pkg.models.predict_by_length import predict_by_length  # noqa: E402
 # Checkpoints.
@@ -54,7 +56,7 @@ __all__ = [
     "BertTokenizer", "BertPreprocessor", "build_wordpiece_vocabulary",
     "gelu_approximate", "gelu_exact", "BertEncoderBlock", "CausalAttentionMask",
     "BACKBONE_ARCHITECTURES", "BertBackbone", "BertPretrainer", "BertTask", "BertClassifier",
-    "BertSpanLabeler", "BertTokenClassifier", "BertMultipleChoice", "predict_by_length",
+    "BertSpanLabeler", "SpanDecoding", "BertTokenClassifier", "TagDecoding", "BertMultipleChoice", "predict_by_length",
     "read_checkpoint", "save_checkpoint", "list_checkpoints",
     "GLUE_TASKS", "read_glue", "bucketed_dataset", "tokenize_to_ragged", "create_pretraining_data",
     "pretraining_record_dataset", "pretraining_stream_dataset",

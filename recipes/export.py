@@ -40,10 +40,17 @@ def parse_args(argv=None):
     p.add_argument("--labels_file", default=None, help="class / tag names, one a line")
     p.add_argument("--text_inputs", default=None,
                    help="comma-separated names of the text inputs (two for sentence pairs)")
-    p.add_argument("--max_query_length", type=int, default=64)
-    p.add_argument("--max_answer_length", type=int, default=30)
-    p.add_argument("--null_score_diff_threshold", type=float, default=None,
-                   help="SQuAD v2.0: answer '' when null score - best span score exceeds it")
+    squad = p.add_argument_group("question answering (a BertSpanLabeler)")
+    squad.add_argument("--doc_stride", type=int, default=128,
+                       help="tokens between the starts of a long context's windows")
+    squad.add_argument("--max_query_length", type=int, default=64)
+    squad.add_argument("--max_answer_length", type=int, default=30)
+    squad.add_argument("--n_best_size", type=int, default=20)
+    squad.add_argument("--top_k", type=int, default=1, help="answers per question in top_answers")
+    squad.add_argument("--max_context_tokens", type=int, default=4096,
+                       help="longer contexts are cut here (the truncated output says so)")
+    squad.add_argument("--null_score_diff_threshold", type=float, default=None,
+                       help="SQuAD v2.0: answer '' when null score - best span score exceeds it")
     p.add_argument("--no_token_ids_model", action="store_true",
                    help="skip the core-ops-only <name>_token_ids model")
     p.add_argument("--write_models_config", action="store_true",
@@ -64,13 +71,18 @@ def main(argv=None):
         with open(args.labels_file, encoding="utf-8") as f:
             labels = [line.strip() for line in f if line.strip()]
     model = keras.models.load_model(args.model)
+    decoding = None
+    if isinstance(model, kb.BertSpanLabeler):
+        decoding = kb.SpanDecoding(
+            doc_stride=args.doc_stride, max_query_length=args.max_query_length,
+            max_answer_length=args.max_answer_length, n_best_size=args.n_best_size, top_k=args.top_k,
+            null_score_diff_threshold=args.null_score_diff_threshold,
+            max_context_tokens=args.max_context_tokens)
     result = kb.export_model(
         model, args.export_dir, args.export_name, version=args.version, tokenizer=args.vocab,
         sequence_length=args.max_seq_length, labels=labels,
         text_inputs=args.text_inputs.split(",") if args.text_inputs else None,
-        token_ids_model=not args.no_token_ids_model,
-        max_query_length=args.max_query_length, max_answer_length=args.max_answer_length,
-        null_score_diff_threshold=args.null_score_diff_threshold)
+        token_ids_model=not args.no_token_ids_model, decoding=decoding)
     report = {"name": result.name, "version": result.version, "path": result.path,
               "token_ids_path": result.token_ids_path, "signatures": result.signatures,
               "non_core_ops": result.non_core_ops}

@@ -153,6 +153,7 @@ def main(argv=None):
     metrics = {
         "steps": args.steps, "resumed_from_step": start_step, "batch_size": args.batch_size,
         "per_replica_batch_size": args.per_replica_batch_size, "precision": args.precision,
+        "strategy": describe_strategy(strategy)["strategy"], "num_replicas": strategy.num_replicas_in_sync,
         "distribution": describe_strategy(strategy), "vocabulary_size": tokenizer.vocabulary_size(),
         "backbone": model.backbone.get_config(), "next_sentence": model.next_sentence,
         "left_to_right": args.left_to_right, "train_data": data.source, "history": history,

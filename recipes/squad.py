@@ -69,7 +69,9 @@ def parse_args(argv=None):
     p.add_argument("--max_query_length", type=int)
     p.add_argument("--n_best_size", type=int, default=20)
     p.add_argument("--max_answer_length", type=int, default=30)
-    p.add_argument("--null_score_diff_threshold", type=float, default=0.0)
+    p.add_argument("--null_score_diff_threshold", type=float, default=None,
+                   help="v2.0: answer '' when null score - best span score exceeds it (default: 0 "
+                        "for predictions.json, the dev set's best-F1 threshold for the export)")
     p.add_argument("--predict_batch_size", type=int, default=64)
     p.add_argument("--eval_every_epoch", action="store_true",
                    help="also score the predict file after each epoch")
@@ -138,7 +140,7 @@ def run(args):
             m, args.predict_file, dev_examples, dev_features, args.version,
             batch_size=args.predict_batch_size, n_best_size=args.n_best_size,
             max_answer_length=args.max_answer_length,
-            null_score_diff_threshold=args.null_score_diff_threshold)
+            null_score_diff_threshold=args.null_score_diff_threshold or 0.0)
 
     logger = kb.StepLossLogger(max(1, total_steps // 10))
     evaluator = kb.DevEvaluator(evaluate) if args.eval_every_epoch else None
@@ -156,14 +158,18 @@ def run(args):
     write_squad_predictions(args.output_dir, result["predictions"], result["nbest"],
                             result["null_odds"] if v2 else None)
     model.save(os.path.join(args.output_dir, "model.keras"))
-    export_path = None
-    if not args.no_export:  # serving_default: question + context strings → answer text and span
-        export_path = kb.export_model(
-            model, args.export_dir, args.export_name, max_query_length=args.max_query_length,
-            max_answer_length=args.max_answer_length,
-            null_score_diff_threshold=args.null_score_diff_threshold if v2 else None,
-            token_ids_model=False).path
     scores = result["metrics"]
+    threshold = None
+    if v2:
+        threshold = (args.null_score_diff_threshold if args.null_score_diff_threshold is not None
+                     else scores.get("best_f1_thresh", 0.0))
+    decoding = kb.SpanDecoding(doc_stride=args.doc_stride, max_query_length=args.max_query_length,
+                               max_answer_length=args.max_answer_length, n_best_size=args.n_best_size,
+                               null_score_diff_threshold=threshold)
+    export_path = None
+    if not args.no_export:  # serving_default: question + context of any length → answers
+        export_path = kb.export_model(model, args.export_dir, args.export_name, decoding=decoding,
+                                      token_ids_model=False).path
     metrics = dict(scores, version=args.version, demo=args.demo, train_file=args.train_file,
                    predict_file=args.predict_file, train_questions=len(train_examples),
                    train_features=len(train_features), dev_questions=len(dev_examples),

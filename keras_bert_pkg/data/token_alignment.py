@@ -230,7 +230,7 @@ class TokenAligner:
         return self.encode(list(words)), list(words), list(spans)
 
     # --- tokens → words -------------------------------------------------------------
-    def decode(self, predictions, features):
+    def decode(self, predictions, features, aggregation="first"):
         """One tag per word of every sentence, from token predictions.
 
         Args:
@@ -238,42 +238,68 @@ class TokenAligner:
                 row per row of `features` (gold `labels` decode to the gold word tags),
                 or a list of N such rows cut to their lengths (`predict_by_length`).
             features: the dict `encode` returned.
+            aggregation: how a word's tag comes from its sub-tokens, each read in the
+                window where it has the most context: `"first"` (the first sub-token's
+                arg-max: the paper), `"average"` (the arg-max of the sub-tokens' softmax
+                probabilities averaged) or `"max"` (the arg-max of the sub-token whose
+                best probability is highest), as Hugging Face's pipeline defines them;
+                the last two need logits.
 
         Returns:
-            A list (one per sentence) of lists of tag strings (one per word). Each word
-            takes the tag of its first sub-token in the window where that token has the
-            most context.
+            A list (one per sentence) of lists of tag strings (one per word).
         """
+        if aggregation not in ("first", "average", "max"):
+            raise ValueError(f"decode: aggregation must be 'first', 'average' or 'max', got {aggregation!r}.")
         word_index = features["word_index"]
         if isinstance(predictions, (list, tuple)):
             rows = [np.asarray(row) for row in predictions]
-            predictions = [row.argmax(-1) if row.ndim == 2 else row for row in rows]
-            if len(predictions) != len(word_index):
-                raise ValueError(f"decode: {len(predictions)} predicted rows for "
+            if len(rows) != len(word_index):
+                raise ValueError(f"decode: {len(rows)} predicted rows for "
                                  f"{len(word_index)} feature rows.")
         else:
-            predictions = np.asarray(predictions)
-            if predictions.ndim == 3:
-                predictions = predictions.argmax(-1)
-            if predictions.shape != word_index.shape:
+            rows = np.asarray(predictions)
+            if rows.shape[:2] != word_index.shape:
                 raise ValueError(
-                    f"decode: predictions of shape {predictions.shape} do not match the "
+                    f"decode: predictions of shape {rows.shape} do not match the "
                     f"features' {word_index.shape}.")
+        if aggregation != "first" and any(np.ndim(row) != 2 for row in rows):
+            raise ValueError(f"decode: aggregation {aggregation!r} needs logits, not tag ids.")
         num_examples = int(features["example_index"].max()) + 1 if len(word_index) else 0
         out = [None] * num_examples
+        word_scores = [None] * num_examples  # aggregation != "first": per word, its sub-tokens' probabilities
         for row, example in enumerate(features["example_index"]):
             if out[example] is None:
                 out[example] = ["O"] * int(features["num_words"][row])
-            keep = features["first_token"][row] & features["max_context"][row]
+                word_scores[example] = [[] for _ in out[example]]
+            predicted = rows[row]
+            keep = features["max_context"][row]
+            if aggregation == "first":
+                keep = keep & features["first_token"][row]
             for position in np.flatnonzero(keep):
-                tag_id = int(predictions[row][position])
+                word = word_index[row, position]
+                if aggregation != "first":
+                    word_scores[example][word].append(_softmax(predicted[position]))
+                    continue
+                tag_id = int(np.argmax(predicted[position]) if np.ndim(predicted) == 2 else predicted[position])
                 if not 0 <= tag_id < len(self.tags):
                     raise ValueError(
                         f"decode: row {row}, position {position}: tag id {tag_id} is not "
                         f"in 0..{len(self.tags) - 1}."
                     )
-                out[example][word_index[row, position]] = self.tags[tag_id]
+                out[example][word] = self.tags[tag_id]
+        if aggregation != "first":
+            for example, words in enumerate(word_scores):
+                for word, scores in enumerate(words or []):
+                    scores = np.asarray(scores)
+                    best = scores.mean(0) if aggregation == "average" else scores[np.argmax(scores.max(1))]
+                    out[example][word] = self.tags[int(np.argmax(best))]
         return [o if o is not None else [] for o in out]
+
+
+def _softmax(logits):
+    logits = np.asarray(logits, np.float64)
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
 
 
 def entity_spans(tags, words=None, spans=None, separator=" "):

@@ -48,7 +48,6 @@ from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 
 TOKEN_IDS_SUFFIX = "_token_ids"
 _BUILDERS = ((BertBackbone, BackboneSignatures), (BertClassifier, ClassifierSignatures),
-             (BertTokenClassifier, TokenClassifierSignatures),
              (BertMultipleChoice, MultipleChoiceSignatures))
 
 
@@ -75,11 +74,16 @@ class ExportResult:
 
 
 def signature_builder(model, tokenizer, sequence_length, labels=None, text_inputs=None,
-                      **options):
-    """The `TaskSignatures` builder for a model, chosen by its class; `options` are the
-    SQuAD decoding options (`SpanLabelerSignatures`)."""
+                      decoding=None):
+    """The `TaskSignatures` builder for a model, chosen by its class; `decoding` is the
+    span labeler's `SpanDecoding` or the token classifier's `TagDecoding`."""
     if isinstance(model, BertSpanLabeler):
-        return SpanLabelerSignatures(model, tokenizer, sequence_length, labels, text_inputs, **options)
+        return SpanLabelerSignatures(model, tokenizer, sequence_length, labels, text_inputs, decoding)
+    if isinstance(model, BertTokenClassifier):
+        return TokenClassifierSignatures(model, tokenizer, sequence_length, labels, text_inputs, decoding)
+    if decoding is not None:
+        raise ValueError(f"export: decoding options are for a BertSpanLabeler or a BertTokenClassifier, "
+                         f"not a {type(model).__name__}.")
     for model_class, builder_class in _BUILDERS:
         if isinstance(model, model_class):
             return builder_class(model, tokenizer, sequence_length, labels, text_inputs)
@@ -192,8 +196,7 @@ def _write_savedmodel(path, functions, signatures, vocabulary, labels):
 
 def export_model(model, export_dir="savedmodels", name=None, *, version=None, tokenizer=None,
            sequence_length=None, labels=None, text_inputs=None, token_ids_model=True,
-           warmup_inputs=None, max_query_length=64, max_answer_length=30,
-           null_score_diff_threshold=None):
+           warmup_inputs=None, decoding=None):
     """Exports a BERT model as TF Serving SavedModels (raw text and token ids).
 
     Args:
@@ -218,9 +221,10 @@ def export_model(model, export_dir="savedmodels", name=None, *, version=None, to
         token_ids_model: also write `<name>_token_ids`, the core-ops-only model.
         warmup_inputs: `{text input name: list of strings}` for the warm-up requests
             (default: a built-in sentence or two).
-        max_query_length, max_answer_length, null_score_diff_threshold: SQuAD decoding
-            (question tokens kept, longest answer in tokens, v2.0 "no answer" margin;
-            None never answers "").
+        decoding: how a `BertSpanLabeler` answers (`SpanDecoding`: doc stride, question
+            and answer lengths, n-best size, `top_k`, the v2.0 `null_score_diff_threshold`,
+            the longest context) or how a `BertTokenClassifier` tags (`TagDecoding`: window
+            stride, sub-token `aggregation`, the longest text); default: their defaults.
 
     Returns:
         An `ExportResult` (paths, version, signatures, ops outside core TensorFlow).
@@ -236,9 +240,7 @@ def export_model(model, export_dir="savedmodels", name=None, *, version=None, to
     tokenizer = _resolve_tokenizer(model, tokenizer)
     sequence_length = _resolve_sequence_length(model, sequence_length)
     builder = signature_builder(
-        model, tokenizer, sequence_length, labels=labels, text_inputs=text_inputs,
-        max_query_length=max_query_length, max_answer_length=max_answer_length,
-        null_score_diff_threshold=null_score_diff_threshold)
+        model, tokenizer, sequence_length, labels=labels, text_inputs=text_inputs, decoding=decoding)
     name = name or builder.default_name
     if not name or os.sep in name or name.startswith("."):
         raise ValueError(f"export: invalid model name {name!r}.")
@@ -267,6 +269,7 @@ def export_model(model, export_dir="savedmodels", name=None, *, version=None, to
         "labels": builder.labels, "text_inputs": list(builder.text_inputs),
         "example_features": list(example_parsing.FEATURE_NAMES),
         "num_choices": builder.num_choices, "outputs": builder.output_docs(),
+        "decoding": builder.options(),
         "tensorflow": tf.__version__,
     }
     written = {}

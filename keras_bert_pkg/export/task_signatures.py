@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from keras_bert_pkg.text import text_packing
 
-TOKEN_INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
+TOKEN_INPUT_NAMES = text_packing.MODEL_INPUTS
 
 
 class TaskSignatures:
@@ -104,6 +104,10 @@ class TaskSignatures:
 
     def output_docs(self):
         """`{signature kind: {output name: description}}` for the export's docs."""
+        return {}
+
+    def options(self):
+        """The task's decoding options, as a JSON-able dict for the export's docs."""
         return {}
 
     # --- shared helpers -----------------------------------------------------------------

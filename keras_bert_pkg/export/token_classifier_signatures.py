@@ -1,29 +1,34 @@
 """TokenClassifierSignatures: serving a `BertTokenClassifier` (NER) with word tags."""
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_pkg.export import entity_decoding
-from keras_bert_pkg.text import text_packing
 from keras_bert_pkg.export.task_signatures import TaskSignatures
+from keras_bert_pkg.models.word_tags import TagDecoding, tag_texts
 
 
 class TokenClassifierSignatures(TaskSignatures):
     """Signatures of a `BertTokenClassifier`: word tags and entity spans from raw text.
 
-    Words are BERT's basic words, as `data.token_alignment.TokenAligner.split_words`
-    gives them: a word starts at every token that is not a `##` continuation, so
-    punctuation stands alone ("U.S." is four words) and a CJK character is a word.
-    Each word takes the tag of its first token (the paper's NER set-up); entities
-    are read from the IOB2 word tags as `token_alignment.entity_spans` does. One window:
-    text beyond `sequence_length - 2` tokens is not tagged (`truncated` says so).
+    Texts of any length up to `decoding.max_tokens` tokens are split into windows
+    `decoding.stride` tokens apart, and each token is read from the window where it has
+    the most context, as the offline `data.token_alignment.TokenAligner` does
+    (`models.word_tags`, the code `BertTokenClassifier.tag` runs too). Words are BERT's
+    basic words, as `TokenAligner.split_words` gives them: a word starts at every token
+    that is not a `##` continuation, so punctuation stands alone ("U.S." is four words)
+    and a CJK character is a word. A word's tag comes from its sub-tokens by
+    `decoding.aggregation` (`"first"`: the paper's set-up; `"average"`, `"max"` as Hugging
+    Face's pipeline defines them); entities are read from the IOB2 word tags as
+    `token_alignment.entity_spans` does.
 
     Text outputs (`text` string [batch] in), padded per batch to the most words /
     entities (`""` and -1 in the padding): `words`, `word_tags` string [batch, words],
     `word_starts`, `word_ends` int64 (character offsets, end exclusive), `num_words`
     int32 [batch]; `entity_types`, `entity_texts` string [batch, entities] (the text is
     the exact substring of the input), `entity_starts`, `entity_ends` int64 (character
-    offsets), `num_entities` int32; `truncated` bool [batch].
+    offsets), `num_entities` int32; `num_windows` int32 and `truncated` bool [batch].
 
     Token-id outputs: `logits` float32 [batch, length, tags], `tag_ids` int32 and
     `tags` string [batch, length] (per token, padding included).
@@ -31,7 +36,7 @@ class TokenClassifierSignatures(TaskSignatures):
 
     default_name = "ner"
 
-    def __init__(self, model, tokenizer, sequence_length, labels=None, text_inputs=None):
+    def __init__(self, model, tokenizer, sequence_length, labels=None, text_inputs=None, decoding=None):
         if labels is None:
             raise ValueError("Exporting a BertTokenClassifier needs `labels`: its tag names "
                              "in id order (e.g. data.conll.tag_list(sentences)).")
@@ -41,8 +46,8 @@ class TokenClassifierSignatures(TaskSignatures):
                              f"num_classes={model.num_classes}.")
         if len(self.text_inputs) != 1:
             raise ValueError(f"NER takes one text input, got {self.text_inputs!r}.")
-        vocabulary = tokenizer.get_vocabulary()
-        self._continuation = np.array([t.startswith("##") for t in vocabulary])
+        self.decoding = decoding or TagDecoding()
+        self.decoding.window_stride(self.sequence_length)
 
     def token_outputs(self, inputs):
         logits = self.run_model(inputs)
@@ -51,72 +56,8 @@ class TokenClassifierSignatures(TaskSignatures):
                 "tags": tf.gather(tf.constant(self.labels, tf.string), tag_ids)}
 
     def text_outputs(self, texts):
-        text = texts[self.text_inputs[0]]
-        tokens = self.tokenize(text)
-        truncated = tokens["ids"].row_lengths() > self.sequence_length - 2
-        tokens = text_packing.truncate(tokens, self.sequence_length - 2)
-        packed = self.pack([tokens])
-        logits = self.run_model(text_packing.model_inputs(packed))
-
-        ids = tokens["ids"]
-        rows = ids.value_rowids()
-        position = tf.range(tf.size(rows, out_type=tf.int64)) - tf.gather(ids.row_starts(), rows)
-        width = tf.shape(logits, out_type=tf.int64)[1]
-        flat_logits = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
-        token_tag = tf.argmax(tf.gather(flat_logits, rows * width + position + 1), axis=-1,
-                              output_type=tf.int32)
-        continuation = tf.gather(tf.constant(self._continuation), ids.flat_values)
-        starts_word = tf.logical_or(tf.logical_not(continuation), tf.equal(position, 0))
-        word = tf.cumsum(tf.cast(starts_word, tf.int64)) - 1
-        num_words = tf.reduce_sum(tf.cast(starts_word, tf.int64))
-        first = tf.reshape(tf.where(starts_word), [-1])
-        word_rows = tf.gather(rows, first)
-        word_start = tf.gather(tokens["starts"].flat_values, first)
-        word_end = tf.math.unsorted_segment_max(tokens["ends"].flat_values, word, num_words)
-        word_tag = tf.gather(token_tag, first)
-        nrows = ids.nrows()
-
-        def by_row(values, value_rows=word_rows):
-            return tf.RaggedTensor.from_value_rowids(values, value_rows, nrows=nrows,
-                                                     validate=False)
-
-        word_text = tf.gather(text, word_rows)
-        words = by_row(tf.strings.substr(word_text, word_start, word_end - word_start))
-        word_tags = by_row(tf.gather(tf.constant(self.labels, tf.string), word_tag))
-        char_start = text_packing.byte_to_char_offsets(word_text, word_start)
-        char_end = text_packing.byte_to_char_offsets(word_text, word_end)
-
-        entities = entity_decoding.decode_entities(by_row(word_tag), self.labels)
-        row_offset = tf.gather(by_row(word_start).row_starts(), entities["first_word"].value_rowids())
-        first_word = entities["first_word"].flat_values + row_offset
-        last_word = entities["last_word"].flat_values + row_offset
-        entity_rows = entities["type"].value_rowids()
-        entity_byte_start = tf.gather(word_start, first_word)
-        entity_byte_end = tf.gather(word_end, last_word)
-        entity_source = tf.gather(text, entity_rows)
-
-        def dense(values, default, value_rows):
-            return by_row(values, value_rows).to_tensor(default_value=default)
-
-        return {
-            "words": words.to_tensor(default_value=""),
-            "word_tags": word_tags.to_tensor(default_value=""),
-            "word_starts": dense(char_start, tf.constant(-1, tf.int64), word_rows),
-            "word_ends": dense(char_end, tf.constant(-1, tf.int64), word_rows),
-            "num_words": tf.cast(words.row_lengths(), tf.int32),
-            "entity_types": entities["type"].to_tensor(default_value=""),
-            "entity_texts": dense(
-                tf.strings.substr(entity_source, entity_byte_start,
-                                  entity_byte_end - entity_byte_start), "", entity_rows),
-            "entity_starts": dense(
-                text_packing.byte_to_char_offsets(entity_source, entity_byte_start),
-                tf.constant(-1, tf.int64), entity_rows),
-            "entity_ends": dense(
-                text_packing.byte_to_char_offsets(entity_source, entity_byte_end),
-                tf.constant(-1, tf.int64), entity_rows),
-            "num_entities": tf.cast(entities["type"].row_lengths(), tf.int32),
-            "truncated": truncated,
-        }
+        return tag_texts(self.model, self.tokenizer, texts[self.text_inputs[0]], self.sequence_length,
+                         self.labels, self.decoding)
 
     def warmup_texts(self):
         return {self.text_inputs[0]: np.array(
@@ -135,8 +76,12 @@ class TokenClassifierSignatures(TaskSignatures):
                 "entity_starts": "int64 [batch, entities]: character offsets",
                 "entity_ends": "int64 [batch, entities]: character end offsets (exclusive)",
                 "num_entities": "int32 [batch]",
-                "truncated": "bool [batch]: text beyond sequence_length - 2 tokens was cut"},
+                "num_windows": "int32 [batch]: windows the text was split into",
+                "truncated": f"bool [batch]: the text was cut at {self.decoding.max_tokens} tokens"},
             "token_ids": {
                 "logits": "float32 [batch, length, tags]",
                 "tag_ids": "int32 [batch, length]: arg-max tag id of every position",
                 "tags": "string [batch, length]: its tag name"}}
+
+    def options(self):
+        return dataclasses.asdict(self.decoding)

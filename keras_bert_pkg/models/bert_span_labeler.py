@@ -1,9 +1,12 @@
 """BertSpanLabeler: BERT for extractive question answering (SQuAD)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_bert_pkg.models.bert_task import BertTask
+from keras_bert_pkg.models.span_answers import SpanDecoding, answer_function
+from keras_bert_pkg.models.window_batches import concatenate_outputs
 
 # Logit given to padding positions: far below any real logit, finite in float32.
 PADDING_LOGIT = -1e9
@@ -33,6 +36,10 @@ class BertSpanLabeler(BertTask):
 
     Labels for `fit`: a dict `{"start_positions": [batch], "end_positions": [batch]}`
     of token positions (0 for [CLS]); `compile()` defaults to that loss.
+
+    `answer(questions, contexts)` answers raw questions over contexts of any length
+    (doc-stride windows, the best span across them: `models.span_answers`), the same
+    computation as the exported SQuAD model.
 
     Example:
     >>> model = BertSpanLabeler(BertBackbone.from_architecture("bert_tiny"))
@@ -84,6 +91,41 @@ class BertSpanLabeler(BertTask):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         return super().compute_metrics(x, _rename_labels(y), y_pred, sample_weight)
+
+    def answer(self, questions, contexts, batch_size=32, **decoding):
+        """Answers each question from its context, however long (`models.span_answers`).
+
+        Args:
+            questions, contexts: lists of strings (or one string each).
+            batch_size: questions per call (their windows run together).
+            **decoding: `SpanDecoding` options (`doc_stride`, `top_k`,
+                `null_score_diff_threshold`, ...).
+
+        Returns: dict of numpy arrays, one row per question: `answer_text` (str),
+        `answer_start` / `answer_end` (character offsets in the context, -1 without an
+        answer), `score`, `null_score`, `top_answers`, `top_scores`, `top_starts`,
+        `top_ends` ([questions, top_k]), `truncated`, `num_windows`.
+
+        Example:
+        >>> model = BertSpanLabeler.from_preset(checkpoint_dir)
+        >>> out = model.answer("who lived there ?", "george lived in london . " * 40, doc_stride=32,
+        ...                    max_query_length=16)
+        >>> out["answer_text"][0] in "george lived in london . " * 40, int(out["num_windows"][0]) > 1
+        (True, True)
+        """
+        if self.preprocessor is None:
+            raise ValueError("answer() needs the model's preprocessor (for its tokenizer and "
+                             "sequence length): build the model with one, or use from_preset.")
+        questions = [questions] if isinstance(questions, str) else list(questions)
+        contexts = [contexts] if isinstance(contexts, str) else list(contexts)
+        if len(questions) != len(contexts):
+            raise ValueError(f"answer(): {len(questions)} questions but {len(contexts)} contexts.")
+        run = answer_function(self, self.preprocessor.tokenizer, self.preprocessor.sequence_length,
+                              SpanDecoding(**decoding))
+        parts = [run(tf.constant(questions[i:i + batch_size], tf.string),
+                     tf.constant(contexts[i:i + batch_size], tf.string))
+                 for i in range(0, len(questions), batch_size)]
+        return concatenate_outputs(parts or [run(tf.constant([], tf.string), tf.constant([], tf.string))])
 
     def get_config(self):
         config = super().get_config()

@@ -20,6 +20,9 @@ Example:
 
 import tensorflow as tf
 
+# The backbone's inputs, in the order of its input dict.
+MODEL_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
 
 def tokenize(tokenizer, strings):
     """`{ids, starts, ends}` ragged [batch, None] of a 1-D string batch (byte offsets)."""
@@ -143,7 +146,7 @@ def pack_choices(tokenizer, contexts, endings, sequence_length):
 
 def model_inputs(packed):
     """The backbone's input dict out of `pack`'s output."""
-    return {key: packed[key] for key in ("token_ids", "segment_ids", "padding_mask")}
+    return {key: packed[key] for key in MODEL_INPUTS}
 
 
 def byte_to_char_offsets(strings, byte_offsets):

@@ -28,6 +28,8 @@ import dataclasses
 import json
 import os
 
+import tensorflow as tf
+
 from keras_bert_pkg.checkpoints.tf1 import config_from_bert_config
 from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
 from keras_bert_pkg.data.masked_lm_baseline import most_frequent_token_baseline
@@ -200,11 +202,16 @@ class HeldOutEvaluation:
     """
 
     def __init__(self, dataset, folder, steps=None):
-        self.dataset, self.steps = dataset, steps
+        dataset = dataset if steps is None else dataset.take(steps)
+        # Counted once, so that Keras knows the set's length (a finite set of unknown
+        # length ends each evaluation with Keras's "ran out of data" warning).
+        batches = int(dataset.reduce(0, lambda count, _: count + 1))
+        self.dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+        self.steps = steps
         self.path = os.path.join(folder, "initial_eval.json")
 
     def evaluate(self, model):
-        return model.evaluate(self.dataset, steps=self.steps, return_dict=True, verbose=0)
+        return model.evaluate(self.dataset, return_dict=True, verbose=0)
 
     def before(self, model, fresh):
         """The held-out scores of the untrained model (`fresh`: no checkpoint yet)."""

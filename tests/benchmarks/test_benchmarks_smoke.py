@@ -62,6 +62,20 @@ class BenchmarksSmokeTest(TestCase):
         self.assertLess(report["bucketing_check_max_abs_diff"], 1e-4)
         self._assert_timed(report)
 
+    @requires_shared_data
+    def test_squad_serving(self):
+        from benchmarks import squad_serving
+
+        report = self._run(squad_serving, "--size", "tiny", "--questions", "6", "--batch_size", "3",
+                           "--precisions", "float32", "--hf_batch_sizes", "2")
+        huggingface = squad_serving.huggingface_qa_status()[0]
+        self.assertEqual({(r["implementation"], r["precision"]) for r in report["rows"]},
+                         {("ours (exported SavedModel, windows in the graph)", "fp32")}
+                         | ({("Hugging Face question-answering pipeline, batch_size=2", "fp32")} if huggingface
+                            else set()))
+        self.assertTrue(any("windows of at most 384 tokens for 6 questions" in n for n in report["notes"]))
+        self._assert_timed(report)
+
     @pytest.mark.slow
     def test_training_step(self):
         from benchmarks import training_step

@@ -28,6 +28,7 @@ from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.models.bert_classifier import BertClassifier
 from keras_bert_pkg.models.bert_multiple_choice import BertMultipleChoice
 from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
+from keras_bert_pkg.models.word_tags import TagDecoding
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.export import export_helpers as h
@@ -35,6 +36,7 @@ from tests.test_case import PROJECT_ROOT, UNCASED_VOCAB, TestCase, tiny_backbone
 
 pytestmark = requires_shared_data
 
+NER_DECODING = TagDecoding(stride=16, aggregation="max")
 LENGTH = 32
 ATOL = 1e-5
 MRPC_LABELS = ["not_equivalent", "equivalent"]
@@ -90,7 +92,7 @@ class ExportModelTest(TestCase):
         options = {
             "embeddings": dict(tokenizer=tok, sequence_length=LENGTH),
             "mrpc": dict(labels=MRPC_LABELS, text_inputs=("sentence1", "sentence2")),
-            "ner": dict(tokenizer=tok, sequence_length=LENGTH, labels=cls.tags),
+            "ner": dict(tokenizer=tok, sequence_length=LENGTH, labels=cls.tags, decoding=NER_DECODING),
             "swag": dict(tokenizer=str(UNCASED_VOCAB), sequence_length=LENGTH),
         }
         cls.results = {name: keras_bert_pkg.export_model(model, cls.dir, name, **options[name])
@@ -221,14 +223,18 @@ class ExportModelTest(TestCase):
             self.assertEqual(out["label_name"].tolist(), [MRPC_LABELS[i] for i in logits.argmax(-1)])
 
     # --- token classifier ---------------------------------------------------------------
-    def test_ner_text_signature_matches_keras_words_tags_and_entities(self):
-        aligner = TokenAligner(self.tokenizer, self.tags, sequence_length=LENGTH)
-        features, words, spans = aligner.encode_texts(self.ner_texts)
+    def test_ner_text_signature_equals_offline_decoding_words_tags_and_entities(self):
+        # The short texts and a long one (a SQuAD paragraph, several windows), against
+        # the offline TokenAligner windows and decoding with the same stride and aggregation.
+        texts = self.ner_texts + [self.ner_long]
+        aligner = TokenAligner(self.tokenizer, self.tags, sequence_length=LENGTH, stride=NER_DECODING.stride)
+        features, words, spans = aligner.encode_texts(texts)
+        self.assertGreater(int((features["example_index"] == len(texts) - 1).sum()), 2)
         logits = self.predict("ner", {k: features[k] for k in
                                       ("token_ids", "segment_ids", "padding_mask")})
-        tags = aligner.decode(logits, features)
+        tags = aligner.decode(logits, features, aggregation=NER_DECODING.aggregation)
         out = self.out("ner", "text")
-        for i, text in enumerate(self.ner_texts):
+        for i, text in enumerate(texts):
             n = int(out["num_words"][i])
             self.assertEqual(out["words"][i, :n].tolist(), words[i])
             self.assertEqual(out["word_tags"][i, :n].tolist(), tags[i])
@@ -243,16 +249,8 @@ class ExportModelTest(TestCase):
             self.assertEqual(out["entity_texts"][i, :m].tolist(),
                              [text[e["char_start"]:e["char_end"]] for e in entities])
             self.assertFalse(out["truncated"][i])
-
-    def test_ner_long_text_is_truncated_to_one_window(self):
-        out = self.out("ner", "text")
-        row = len(self.ner_texts)
-        self.assertTrue(out["truncated"][row])
-        words, _ = TokenAligner(self.tokenizer, self.tags).split_words(self.ner_long)
-        n = int(out["num_words"][row])
-        self.assertLessEqual(n, LENGTH - 2)
-        self.assertEqual(out["words"][row, :n - 1].tolist(), words[:n - 1])
-        self.assertTrue(words[n - 1].startswith(out["words"][row, n - 1]))
+        self.assertEqual(out["num_windows"].tolist()[-1],
+                         int((features["example_index"] == len(texts) - 1).sum()))
 
     def test_ner_token_signatures_match_keras(self):
         logits = self.predict("ner", self.token_inputs["ner"])

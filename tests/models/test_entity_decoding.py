@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from keras_bert_pkg.data.conll import tag_list
 from keras_bert_pkg.data.token_alignment import entity_spans
-from keras_bert_pkg.export.entity_decoding import decode_entities
+from keras_bert_pkg.models.entity_decoding import decode_entities
 from tests.export.export_helpers import conll_sentences
 from tests.test_case import TestCase, requires_shared_data
 

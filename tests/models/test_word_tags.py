@@ -1,0 +1,77 @@
+"""`models.word_tags`: word tags and entities of raw text of any length.
+
+Against the offline path (`TokenAligner.encode_texts` windows, the Keras model's
+logits, `TokenAligner.decode`) with every aggregation, on real CoNLL-2003 validation
+text joined into long documents (many windows each).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_pkg.data.conll import read_conll, tag_list
+from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans
+from keras_bert_pkg.models.bert_backbone import BertBackbone
+from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
+from keras_bert_pkg.models.word_tags import TagDecoding, aggregate_word_tags, tag_function
+from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
+from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
+from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data, tiny_backbone_config
+
+LENGTH = 32
+
+
+def _model(tags):
+    keras.utils.set_random_seed(5)
+    tokenizer = BertTokenizer(str(UNCASED_VOCAB))
+    return BertTokenClassifier(BertBackbone(**tiny_backbone_config()), len(tags),
+                               BertPreprocessor(tokenizer, LENGTH), dropout=0.0)
+
+
+class WordTagsTest(TestCase):
+    @requires_shared_data
+    def test_every_aggregation_equals_the_offline_decoding_on_long_conll_text(self):
+        sentences = read_conll(str(SHARED_DATA / "ner" / "conll2003" / "valid.txt"))[:120]
+        tags = tag_list(sentences)
+        texts = [" ".join(w for s in sentences[i:i + 12] for w in s.words) for i in range(0, 120, 12)]
+        model = _model(tags)
+        tokenizer = model.preprocessor.tokenizer
+        for aggregation, stride in (("first", None), ("average", 7), ("max", 15)):
+            decoding = TagDecoding(stride=stride, aggregation=aggregation)
+            aligner = TokenAligner(tokenizer, tags, LENGTH, stride=decoding.window_stride(LENGTH))
+            features, words, spans = aligner.encode_texts(texts)
+            logits = model.predict({k: features[k] for k in ("token_ids", "segment_ids", "padding_mask")},
+                                   verbose=0)
+            expected = aligner.decode(logits, features, aggregation=aggregation)
+            out = model.tag(texts, tags, batch_size=4, stride=stride, aggregation=aggregation,
+                            window_batch_size=16)
+            self.assertGreater(min(out["num_windows"]), 3)
+            for i, text in enumerate(texts):
+                n = int(out["num_words"][i])
+                self.assertEqual(out["words"][i, :n].tolist(), words[i], aggregation)
+                self.assertEqual(out["word_tags"][i, :n].tolist(), expected[i], aggregation)
+                entities = entity_spans(expected[i], words[i], spans[i])
+                m = int(out["num_entities"][i])
+                self.assertEqual(out["entity_texts"][i, :m].tolist(),
+                                 [text[e["char_start"]:e["char_end"]] for e in entities])
+
+    def test_aggregations_on_a_word_of_three_sub_tokens(self):
+        # Tag 0 wins the first token, tag 1 the average, tag 2 the single most sure token.
+        logits = np.log(np.array([[0.5, 0.45, 0.05], [0.1, 0.6, 0.3], [0.05, 0.15, 0.8], [0.9, 0.05, 0.05]]))
+        word = tf.constant([0, 0, 0, 1], tf.int64)
+        first = tf.constant([0, 3], tf.int64)
+        got = {a: aggregate_word_tags(tf.constant(logits, tf.float32), word, 2, first, a).numpy().tolist()
+               for a in ("first", "average", "max")}
+        self.assertEqual(got, {"first": [0, 0], "average": [1, 0], "max": [2, 0]})
+
+    def test_truncation_empty_input_and_bad_options(self):
+        tags = ["O", "B-PER", "I-PER"]
+        model = _model(tags)
+        out = model.tag(["george " * 300, ""], tags, max_tokens=100)
+        self.assertEqual(out["truncated"].tolist(), [True, False])
+        self.assertEqual(out["num_words"].tolist(), [100, 0])
+        self.assertEqual(model.tag([], tags)["words"].shape[0], 0)
+        with self.assertRaisesRegex(ValueError, "aggregation"):
+            TagDecoding(aggregation="mean")
+        with self.assertRaisesRegex(ValueError, "3 tag names for a model of 4 tags"):
+            tag_function(_model(tags + ["B-LOC"]), model.preprocessor.tokenizer, LENGTH, tags, TagDecoding())
