@@ -9,6 +9,17 @@ algorithm runs twice, on the same Unicode tables (`unicode_tables`):
 - in plain Python (`python_tokenizer`), for `encode` and `encode_with_char_offsets` on
   single strings, with character offsets.
 
+Checked against the original on 642 chosen cases and on 10,000 random texts over the
+whole Unicode range and four vocabularies (`reference/tokenizer_fuzz_cases.json`),
+with a property test of both paths in the test suite.
+
+Unassigned code points: the original drops only control and format characters (Cc,
+Cf), so an unassigned (Cn), private-use (Co) or surrogate code point stays an ordinary
+character, and a word holding one becomes [UNK] unless the vocabulary has it. Which
+code points are unassigned is the running Python's Unicode database's answer (Python
+3.11: Unicode 14.0.0), as it is for the original; under two Python versions the ids can
+differ only on text holding code points assigned in one version and not the other.
+
 The vocabulary is saved as an asset of `.keras` files (`vocabulary.txt`), not in the
 layer's config.
 """

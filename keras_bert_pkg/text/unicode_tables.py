@@ -22,7 +22,11 @@ import numpy as np
 # ---------------------------------------------------------------------------------------
 # Every code point gets one class. The classes follow the order in which the original
 # `BasicTokenizer` looks at a character:
-#   REMOVE  NUL, U+FFFD and control characters (category C*, except \t \n \r): dropped;
+#   REMOVE  NUL, U+FFFD and control and format characters (categories Cc and Cf, except
+#            \t \n \r): dropped, as the original's `_clean_text` drops them. Unassigned
+#            (Cn), private-use (Co) and surrogate (Cs) code points are NOT dropped: the
+#            original keeps them as ordinary characters (so a word holding one is [UNK]);
+#            which code points are unassigned follows the running Python's Unicode version;
 #   SPACE   " ", \t, \n, \r, category Zs, and anything else `str.split()` splits on
 #            (U+2028, U+2029): ends a word;
 #   CJK     the CJK ranges of the original `_is_chinese_char`: a word on its own;
@@ -44,11 +48,11 @@ CJK_RANGES = (
 _ASCII_PUNCT_RANGES = ((33, 47), (58, 64), (91, 96), (123, 126))
 
 # Code points scanned with `unicodedata`. Outside them every code point is unassigned
-# (Cn) or private use (Co), hence removed as a control character; a test checks this
-# against the running Python.
+# (Cn) or private use (Co), hence an ordinary character (OTHER, no case, no
+# decomposition); a test checks this against the running Python.
 SCANNED_RANGES = ((0, 0x40000), (0xE0000, 0xE1000))
 MAX_CODE_POINT = 0x110000
-# Blocks holding only ideographs (category Lo, or unassigned and so removed): no case,
+# Blocks holding only ideographs (category Lo) or unassigned code points: no case,
 # no canonical decomposition, neither cased nor case-ignorable. Planes 2 and 3 are all
 # ideographs; only the compatibility ideographs (U+2F800-U+2FA1F) decompose.
 _PLAIN_IDEOGRAPH_RANGES = (
@@ -94,7 +98,7 @@ def class_table():
     cats = list(map(unicodedata.category, chars))
     code = {}
     for cat in set(cats):
-        if cat.startswith("C"):
+        if cat in ("Cc", "Cf"):
             code[cat] = REMOVE
         elif cat == "Zs":
             code[cat] = SPACE
@@ -102,7 +106,7 @@ def class_table():
             code[cat] = PUNCT
         else:
             code[cat] = OTHER
-    table = bytearray([REMOVE]) * MAX_CODE_POINT
+    table = bytearray([OTHER]) * MAX_CODE_POINT
     offset = 0
     for lo, hi in SCANNED_RANGES:
         table[lo:hi] = bytes(map(code.__getitem__, cats[offset : offset + hi - lo]))
@@ -111,8 +115,7 @@ def class_table():
         table[lo : hi + 1] = bytes([PUNCT]) * (hi + 1 - lo)
     for lo, hi in CJK_RANGES:
         for cp in range(lo, hi + 1):
-            if table[cp] != REMOVE:  # unassigned code points are cleaned away first
-                table[cp] = CJK
+            table[cp] = CJK  # by range, as `_is_chinese_char`: unassigned ones too
     # `str.split()` also splits on U+2028 and U+2029 (categories Zl, Zp).
     for match in re.finditer(r"\s", "".join(chars)):
         cp = cps[match.start()]

@@ -42,8 +42,8 @@ def _groups():
 # A direct, independent rendering of the original algorithm (google-research/bert
 # `tokenization.py`), used as the oracle on inputs the reference file does not cover.
 def _oracle_words(text, lowercase):
-    def is_control(ch):
-        return ch not in "\t\n\r" and unicodedata.category(ch).startswith("C")
+    def is_control(ch):  # Cc and Cf only: unassigned and private-use code points stay
+        return ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cf")
 
     def is_whitespace(ch):
         return ch in " \t\n\r" or unicodedata.category(ch) == "Zs"
@@ -107,7 +107,7 @@ def _normalize(text, lowercase):
         ch
         for ch in text
         if ord(ch) not in (0, 0xFFFD)
-        and (ch in "\t\n\r" or not unicodedata.category(ch).startswith("C"))
+        and (ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf"))
     )
     if lowercase:
         kept = unicodedata.normalize("NFD", kept.lower())
