@@ -24,9 +24,10 @@ import os
 import re
 
 import numpy as np
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from keras_bert_pkg.checkpoints.broken_files import BrokenFileError, read_json, truncated_file_hint
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors
 from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
@@ -195,18 +196,28 @@ def config_to_hf(backbone, architecture="BertModel"):
 def _read_safetensors_file(path):
     """Returns (getters, shapes) for one safetensors file, reading lazily."""
     getters, shapes = {}, {}
-    with safe_open(path, framework="numpy") as f:
+    try:
+        f = safe_open(path, framework="numpy")
+    except (SafetensorError, OSError) as e:
+        raise BrokenFileError(f"{path}: not a readable safetensors file ({e})." + truncated_file_hint(path)) from None
+    with f:
         for name in f.keys():
             piece = f.get_slice(name)
             shapes[name] = tuple(piece.get_shape())
             dtype = piece.get_dtype()
 
             def get(name=name, dtype=dtype):
-                if dtype == "BF16":  # numpy has no bfloat16: read through TensorFlow
-                    with safe_open(path, framework="tf") as g:
-                        return g.get_tensor(name).numpy().astype(np.float32)
-                with safe_open(path, framework="numpy") as g:
-                    return g.get_tensor(name)
+                try:
+                    if dtype == "BF16":  # numpy has no bfloat16: read through TensorFlow
+                        with safe_open(path, framework="tf") as g:
+                            value = g.get_tensor(name).numpy().astype(np.float32)
+                    else:
+                        with safe_open(path, framework="numpy") as g:
+                            value = g.get_tensor(name)
+                except (SafetensorError, OSError) as e:
+                    raise BrokenFileError(f"{path}: tensor {name} cannot be read ({e})."
+                                          + truncated_file_hint(path)) from None
+                return value
 
             getters[name] = get
     return getters, shapes
@@ -239,8 +250,10 @@ def read_hf_tensors(directory):
     if os.path.isfile(single):
         return _read_safetensors_file(single)
     if os.path.isfile(index):
-        with open(index) as f:
-            files = sorted(set(json.load(f)["weight_map"].values()))
+        weight_map = read_json(index).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise BrokenFileError(f"{index}: no \"weight_map\" object naming the shard of each tensor.")
+        files = sorted(set(weight_map.values()))
         getters, shapes = {}, {}
         for name in files:
             g, s = _read_safetensors_file(os.path.join(directory, name))
@@ -278,8 +291,7 @@ def read_hf(path):
     config_path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"{directory}: expected {CONFIG_FILE} beside the weights.")
-    with open(config_path) as f:
-        config = config_from_hf(json.load(f), source=config_path)
+    config = config_from_hf(read_json(config_path), source=config_path)
     if os.path.isfile(path) and path.endswith(".safetensors"):
         getters, shapes = _read_safetensors_file(path)
     elif os.path.isfile(path) and path.endswith(".bin"):
@@ -333,14 +345,12 @@ def tokenizer_lowercase(directory):
     `lowercase`; None when neither says."""
     config_path = os.path.join(directory, TOKENIZER_CONFIG_FILE)
     if os.path.isfile(config_path):
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
+        config = read_json(config_path)
         if isinstance(config.get("do_lower_case"), bool):
             return config["do_lower_case"]
     tokenizer_path = os.path.join(directory, TOKENIZER_FILE)
     if os.path.isfile(tokenizer_path):
-        with open(tokenizer_path, encoding="utf-8") as f:
-            normalizer = json.load(f).get("normalizer") or {}
+        normalizer = read_json(tokenizer_path).get("normalizer") or {}
         if normalizer.get("type") == "BertNormalizer" and isinstance(normalizer.get("lowercase"), bool):
             return normalizer["lowercase"]
     return None

@@ -12,8 +12,11 @@ Example:
 ('keras', 2)
 """
 
+import zipfile
+
 import keras
 
+from keras_bert_pkg.checkpoints.broken_files import BrokenFileError, truncated_file_hint
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors
 from keras_bert_pkg.checkpoints.weight_map import backbone_weight_map, model_weight_map
@@ -24,6 +27,9 @@ _NOT_ARCHITECTURE = ("name", "trainable", "dtype")
 
 def read_keras_file(path):
     """Reads a `.keras` file of a `BertBackbone`, `BertPretrainer` or task model."""
+    if not zipfile.is_zipfile(path):
+        raise BrokenFileError(f"{path}: not a .keras file (a .keras file is a zip archive)."
+                              + truncated_file_hint(path))
     model = keras.models.load_model(path, compile=False)
     if getattr(model, "masked_lm_head", None) is not None:
         backbone, entries = model.backbone, model_weight_map(model)

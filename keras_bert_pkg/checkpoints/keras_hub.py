@@ -17,12 +17,12 @@ Example:
 False
 """
 
-import json
 import os
 import warnings
 
 import keras_hub
 
+from keras_bert_pkg.checkpoints.broken_files import read_json
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors, caller_stacklevel
 from keras_bert_pkg.checkpoints.weight_map import (backbone_weight_map, keras_hub_backbone_weight_map,
@@ -42,8 +42,7 @@ def is_keras_hub_preset(path):
     if not (os.path.isfile(config) and os.path.isfile(os.path.join(path, WEIGHTS_FILE))):
         return False
     try:
-        with open(config) as f:
-            data = json.load(f)
+        data = read_json(config)
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and "keras_hub" in f"{data.get('module', '')} {data.get('registered_name', '')}"
@@ -75,8 +74,7 @@ def read_keras_hub(path):
     only), then taken over by variable path.
     """
     directory = path if os.path.isdir(path) else os.path.dirname(path)
-    with open(os.path.join(directory, CONFIG_FILE)) as f:
-        data = json.load(f)
+    data = read_json(os.path.join(directory, CONFIG_FILE))
     if data.get("class_name") != "BertBackbone":
         raise ValueError(
             f"{directory}/{CONFIG_FILE}: a keras-hub {data.get('class_name')!r} preset; only BertBackbone presets are BERT."
@@ -85,8 +83,7 @@ def read_keras_hub(path):
     task_path = os.path.join(directory, TASK_FILE)
     head = None
     if os.path.isfile(task_path) and os.path.isfile(os.path.join(directory, TASK_WEIGHTS_FILE)):
-        with open(task_path) as f:
-            task_class = json.load(f).get("class_name")
+        task_class = read_json(task_path).get("class_name")
         if task_class == "BertMaskedLM":
             task = keras_hub.models.BertMaskedLM.from_preset(directory, preprocessor=None)
             backbone, head = task.backbone, task.masked_lm_head
@@ -112,8 +109,7 @@ def _tokenizer_lowercase(directory):
     path = os.path.join(directory, TOKENIZER_FILE)
     if not os.path.isfile(path):
         return None
-    with open(path, encoding="utf-8") as f:
-        lowercase = json.load(f).get("config", {}).get("lowercase")
+    lowercase = read_json(path).get("config", {}).get("lowercase")
     return lowercase if isinstance(lowercase, bool) else None
 
 

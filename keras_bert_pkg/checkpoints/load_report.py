@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import keras
 import numpy as np
 
+from keras_bert_pkg.checkpoints.broken_files import check_finite
 from keras_bert_pkg.checkpoints.weight_map import model_weight_map
 
 
@@ -111,6 +112,7 @@ def assign_tensors(entries, tensors, report, names=None):
     Raises:
         CheckpointMismatchError: on the first shape mismatch, naming the tensor, the
             checkpoint shape and the shape the model expects. Nothing is assigned then.
+        BrokenFileError: a tensor holds NaN or infinity (named). Nothing is assigned then.
     """
     if names is None:
         names = {}
@@ -133,6 +135,7 @@ def assign_tensors(entries, tensors, report, names=None):
                 f"{report.source}: tensor {names(entry.name)!r} has dtype "
                 f"{value.dtype}, expected a floating-point tensor (for weight {entry.path})."
             )
+        check_finite(value, repr(names(entry.name)), report.source)
         pending.append((entry, value))
     for entry, value in pending:
         entry.variable.assign(keras.ops.cast(entry.to_variable_layout(value), entry.variable.dtype))

@@ -28,7 +28,6 @@ Example (a Model Garden `BertEncoder` saved the way its trainer saves it):
 (2, 39)
 """
 
-import json
 import os
 import re
 import tempfile
@@ -37,6 +36,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_pkg.checkpoints.broken_files import read_json, read_tf_checkpoint, read_tf_tensor
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import CheckpointMismatchError, LazyTensors
 from keras_bert_pkg.checkpoints.tf1 import CONFIG_FILE, config_from_bert_config, resolve_prefix
@@ -48,7 +48,7 @@ _IGNORED_ROOTS = ("optimizer", "save_counter", "global_step", "step")
 def _keys(prefix):
     return {
         name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name: tuple(shape)
-        for name, shape in tf.train.list_variables(prefix)
+        for name, shape in read_tf_checkpoint(prefix).get_variable_to_shape_map().items()
         if name != "_CHECKPOINTABLE_OBJECT_GRAPH"
     }
 
@@ -209,8 +209,7 @@ def read_model_garden(path):
     with_mlm = any(re.match(r"(model/)?masked_lm/", k) for k in keys)
     config_path = os.path.join(os.path.dirname(prefix), CONFIG_FILE)
     if os.path.isfile(config_path):
-        with open(config_path) as f:
-            config = config_from_bert_config(json.load(f), source=config_path)
+        config = config_from_bert_config(read_json(config_path), source=config_path)
     else:
         config = _infer_config(keys, root, version)
     encoder, pretrainer = _build(config, version, with_mlm)
@@ -255,7 +254,7 @@ def read_model_garden(path):
         if key.split("/")[0] in _IGNORED_ROOTS or "/.OPTIMIZER_SLOT/" in key or "/OPTIMIZER_SLOT/" in key:
             ignored[key] = "optimizer or training state"
         else:
-            getters[key] = lambda key=key: tf.train.load_checkpoint(prefix).get_tensor(key + _SUFFIX)
+            getters[key] = lambda key=key: read_tf_tensor(read_tf_checkpoint(prefix), prefix, key + _SUFFIX)
     return CheckpointContents(
         source=prefix, format="model_garden", config=config, tensors=LazyTensors(getters), names=names, ignored=ignored,
         vocabulary=os.path.join(os.path.dirname(prefix), "vocab.txt")

@@ -36,6 +36,7 @@ import urllib.request
 import warnings
 import zipfile
 
+from keras_bert_pkg.checkpoints.broken_files import BrokenFileError, truncated_file_hint
 from keras_bert_pkg.checkpoints.formats import detect_format
 from keras_bert_pkg.checkpoints.load_report import caller_stacklevel
 
@@ -184,26 +185,53 @@ def _download(url, destination, timeout):
     partial = destination + ".part"
     os.makedirs(os.path.dirname(destination), exist_ok=True)
     print(f"keras_bert_pkg: downloading {url} to {destination}", file=sys.stderr)
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as f:
-        shutil.copyfileobj(response, f, length=1 << 20)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as f:
+            shutil.copyfileobj(response, f, length=1 << 20)
+    except BaseException:
+        _remove(partial)
+        raise
     os.replace(partial, destination)
 
 
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def _unpack(archive, target):
-    """Unpacks a .zip or .tar(.gz) archive into `target`, refusing paths that leave it."""
+    """Unpacks a .zip or .tar(.gz) archive into `target`.
+
+    Raises `BrokenFileError` naming the archive and the member for a member that would land
+    outside `target` (an absolute path, `..`) or is a link, before anything is unpacked;
+    and for an archive that is neither zip nor tar or is cut short.
+    """
     os.makedirs(target, exist_ok=True)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                for info in z.infolist():
+                    _check_member(archive, target, info.filename, (info.external_attr >> 16) & 0o170000 == 0o120000)
+                z.extractall(target)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as t:
+                for info in t.getmembers():
+                    _check_member(archive, target, info.name, info.issym() or info.islnk())
+                t.extractall(target, filter="data")
+        else:
+            raise BrokenFileError(f"{archive}: not a zip or tar archive." + truncated_file_hint(archive))
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
+        raise BrokenFileError(f"{archive}: the archive cannot be unpacked ({e})." + truncated_file_hint(archive)) from None
+
+
+def _check_member(archive, target, name, is_link):
     root = os.path.realpath(target)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as z:
-            for member in z.namelist():
-                if not os.path.realpath(os.path.join(target, member)).startswith(root + os.sep):
-                    raise ValueError(f"{archive}: member {member!r} would be written outside {target}.")
-            z.extractall(target)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as t:
-            t.extractall(target, filter="data")
-    else:
-        raise ValueError(f"{archive}: not a zip or tar archive.")
+    if is_link or os.path.isabs(name) or not os.path.realpath(os.path.join(target, name)).startswith(root + os.sep):
+        kind = "a link" if is_link else "an absolute path or '..'"
+        raise BrokenFileError(f"{archive}: member {name!r} would be written outside {target} ({kind}); "
+                              "the archive was refused and nothing was kept.")
 
 
 def fetch(name, offline=None, timeout=60):
@@ -218,6 +246,10 @@ def fetch(name, offline=None, timeout=60):
         FileNotFoundError: offline with a cold cache (says what to download, and where
             to put it), or the download failed (same advice).
         ValueError: the download's size or sha256 differs from the table's.
+        BrokenFileError: the archive is cut short, not an archive, or holds members that
+            would land outside the cache (absolute paths, `..`, links). The cache keeps
+            no part of a refused archive: it unpacks into a staging folder, renamed at
+            the end, and downloads go to a `.part` file, renamed when complete.
     """
     entry = get_entry(name)
     if offline is None:
@@ -257,14 +289,18 @@ def fetch(name, offline=None, timeout=60):
         )
     staging = target + ".unpacking"
     shutil.rmtree(staging, ignore_errors=True)
-    _unpack(archive, staging)
+    try:
+        _unpack(archive, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if _checkpoint_root(staging) is None:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise FileNotFoundError(f"{archive} (from {url}) holds no BERT checkpoint; nothing was kept in {target}.")
     with open(os.path.join(staging, MARKER), "w") as f:
         json.dump({"name": entry.name, "url": url, "size": size, "sha256": sha256,
                    "verified": entry.sha256 is not None}, f, indent=2)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
     os.remove(archive)
-    root = _checkpoint_root(target)
-    if root is None:
-        raise FileNotFoundError(f"{url} unpacked into {target}, but no BERT checkpoint was found in it.")
-    return root
+    return _checkpoint_root(target)

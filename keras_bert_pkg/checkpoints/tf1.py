@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_pkg.checkpoints.broken_files import read_json, read_tf_checkpoint, read_tf_tensor
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
 from keras_bert_pkg.checkpoints.load_report import LazyTensors, caller_stacklevel
@@ -130,7 +131,7 @@ def find_tf_checkpoint(directory):
 
 def tf_checkpoint_kind(prefix):
     """`"tf1"` for name-based (Google) checkpoints, `"model_garden"` for object-based ones."""
-    names = [name for name, _ in tf.train.list_variables(prefix)]
+    names = list(read_tf_checkpoint(prefix).get_variable_to_shape_map())
     if any(name.startswith(("bert/", "cls/")) for name in names):
         return "tf1"
     if "_CHECKPOINTABLE_OBJECT_GRAPH" in names:
@@ -171,16 +172,15 @@ def read_tf1(path):
             f"{directory}: expected {CONFIG_FILE} beside {os.path.basename(prefix)} (the number of "
             "attention heads and the activation are not stored in the checkpoint)."
         )
-    with open(config_path) as f:
-        config = config_from_bert_config(json.load(f), source=config_path)
-    reader = tf.train.load_checkpoint(prefix)
+    config = config_from_bert_config(read_json(config_path), source=config_path)
+    reader = read_tf_checkpoint(prefix)
     getters, shapes, ignored = {}, {}, {}
     for name, shape in reader.get_variable_to_shape_map().items():
         reason = _ignored_reason(name)
         if reason:
             ignored[name] = reason
             continue
-        getters[name] = lambda name=name: reader.get_tensor(name)
+        getters[name] = lambda name=name: read_tf_tensor(reader, prefix, name)
         shapes[name] = tuple(shape)
     vocab = os.path.join(directory, VOCAB_FILE)
     return CheckpointContents(

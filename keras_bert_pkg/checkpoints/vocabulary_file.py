@@ -19,6 +19,8 @@ import shutil
 
 import tensorflow as tf
 
+from keras_bert_pkg.checkpoints.broken_files import BrokenFileError
+
 VOCABULARY_FILE = "vocab.txt"
 
 
@@ -27,7 +29,8 @@ def read_vocabulary(path):
 
     Raises:
         FileNotFoundError: naming the path.
-        ValueError: naming the file when it is not UTF-8 or holds no token.
+        BrokenFileError: naming the file and line when it is not UTF-8, or the file
+            when it holds no token. A UTF-8 byte-order mark and CRLF line ends are read.
     """
     path = os.fspath(path)
     if not tf.io.gfile.exists(path):
@@ -35,17 +38,17 @@ def read_vocabulary(path):
     with tf.io.gfile.GFile(path, "rb") as f:
         raw = f.read()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise ValueError(f"{path}: line {line} is not UTF-8 ({error.reason}); a vocab.txt "
-                         "holds one UTF-8 token a line.") from None
+        raise BrokenFileError(f"{path}: line {line} is not UTF-8 ({error.reason}); a vocab.txt "
+                              "holds one UTF-8 token a line.") from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     tokens = [line.strip() for line in lines]
     if not tokens:
-        raise ValueError(f"{path}: the vocabulary file is empty.")
+        raise BrokenFileError(f"{path}: the vocabulary file is empty; expected one token a line.")
     return tokens
 
 
