@@ -27,7 +27,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from keras_bert_pkg.checkpoints.broken_files import BrokenFileError, read_json, truncated_file_hint
+from keras_bert_pkg.broken_files import BrokenFileError, read_json, truncated_file_hint
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors
 from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary

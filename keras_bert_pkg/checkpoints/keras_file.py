@@ -16,7 +16,7 @@ import zipfile
 
 import keras
 
-from keras_bert_pkg.checkpoints.broken_files import BrokenFileError, truncated_file_hint
+from keras_bert_pkg.broken_files import BrokenFileError, truncated_file_hint
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors
 from keras_bert_pkg.checkpoints.weight_map import backbone_weight_map, model_weight_map

@@ -22,7 +22,7 @@ import warnings
 
 import keras_hub
 
-from keras_bert_pkg.checkpoints.broken_files import read_json
+from keras_bert_pkg.broken_files import read_json
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors, caller_stacklevel
 from keras_bert_pkg.checkpoints.weight_map import (backbone_weight_map, keras_hub_backbone_weight_map,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import keras
 import numpy as np
 
-from keras_bert_pkg.checkpoints.broken_files import check_finite
+from keras_bert_pkg.broken_files import check_finite
 from keras_bert_pkg.checkpoints.weight_map import model_weight_map
 
 

@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_pkg.checkpoints.broken_files import read_json, read_tf_checkpoint, read_tf_tensor
+from keras_bert_pkg.broken_files import read_json, read_tf_checkpoint, read_tf_tensor
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import CheckpointMismatchError, LazyTensors
 from keras_bert_pkg.checkpoints.tf1 import CONFIG_FILE, config_from_bert_config, resolve_prefix

@@ -36,7 +36,7 @@ import urllib.request
 import warnings
 import zipfile
 
-from keras_bert_pkg.checkpoints.broken_files import BrokenFileError, truncated_file_hint
+from keras_bert_pkg.broken_files import BrokenFileError, truncated_file_hint
 from keras_bert_pkg.checkpoints.formats import detect_format
 from keras_bert_pkg.checkpoints.load_report import caller_stacklevel
 

@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_pkg.checkpoints.broken_files import read_json, read_tf_checkpoint, read_tf_tensor
+from keras_bert_pkg.broken_files import read_json, read_tf_checkpoint, read_tf_tensor
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
 from keras_bert_pkg.checkpoints.load_report import LazyTensors, caller_stacklevel

@@ -19,7 +19,7 @@ import shutil
 
 import tensorflow as tf
 
-from keras_bert_pkg.checkpoints.broken_files import BrokenFileError
+from keras_bert_pkg.broken_files import BrokenFileError
 
 VOCABULARY_FILE = "vocab.txt"
 

@@ -9,6 +9,8 @@ where `I-` may start an entity) are converted to IOB2 (`B-` starts every entity)
 
 import dataclasses
 
+from keras_bert_pkg.broken_files import BrokenFileError, text_lines
+
 
 @dataclasses.dataclass
 class TaggedSentence:
@@ -50,7 +52,7 @@ def iob1_to_iob2(tags):
 def _check_tag(tag, path, line_number):
     if tag == "O" or (len(tag) > 2 and tag[:2] in ("B-", "I-")):
         return
-    raise ValueError(
+    raise BrokenFileError(
         f"{path}:{line_number}: tag {tag!r} is not a BIO tag (expected 'O', 'B-TYPE' or "
         "'I-TYPE')."
     )
@@ -74,8 +76,9 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
         A list of `TaggedSentence`.
 
     Raises:
-        ValueError naming the file and line for a line with a different number of
-        columns, or a tag that is not `O`/`B-X`/`I-X`.
+        BrokenFileError (a ValueError) naming the file and line for a line with a
+        different number of columns, a tag that is not `O`/`B-X`/`I-X` or a line that
+        does not decode; naming the file when it holds no sentence.
 
     Example:
     >>> import tempfile
@@ -101,42 +104,42 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
             sentences.append(TaggedSentence(words, fixed, max(document, 0), first_line))
         words, tags = [], []
 
-    with open(path, encoding=encoding) as f:
-        for line_number, raw in enumerate(f, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                flush()
-                continue
-            if line.startswith("-DOCSTART-"):
-                flush()
-                document += 1
-                continue
-            columns = line.split()
-            if num_columns is None:
-                num_columns = len(columns)
-                if num_columns < 2:
-                    raise ValueError(
-                        f"{path}:{line_number}: expected at least two columns (word and "
-                        f"tag), got {line!r}."
-                    )
-            elif len(columns) != num_columns:
-                raise ValueError(
-                    f"{path}:{line_number}: expected {num_columns} columns like the "
-                    f"first line, got {len(columns)}: {line!r}."
+    for line_number, line in text_lines(path, encoding):
+        if not line.strip():
+            flush()
+            continue
+        if line.startswith("-DOCSTART-"):
+            flush()
+            document += 1
+            continue
+        columns = line.split()
+        if num_columns is None:
+            num_columns = len(columns)
+            if num_columns < 2:
+                raise BrokenFileError(
+                    f"{path}:{line_number}: expected at least two columns (word and "
+                    f"tag), got {line!r}."
                 )
-            try:
-                word, tag = columns[word_column], columns[tag_column]
-            except IndexError:
-                raise ValueError(
-                    f"{path}:{line_number}: no column {word_column} / {tag_column} in "
-                    f"{line!r}."
-                ) from None
-            _check_tag(tag, path, line_number)
-            if not words:
-                first_line = line_number
-            words.append(word)
-            tags.append(tag)
+        elif len(columns) != num_columns:
+            raise BrokenFileError(
+                f"{path}:{line_number}: expected {num_columns} columns like the "
+                f"first line, got {len(columns)}: {line!r}."
+            )
+        try:
+            word, tag = columns[word_column], columns[tag_column]
+        except IndexError:
+            raise BrokenFileError(
+                f"{path}:{line_number}: no column {word_column} / {tag_column} in "
+                f"{line!r}."
+            ) from None
+        _check_tag(tag, path, line_number)
+        if not words:
+            first_line = line_number
+        words.append(word)
+        tags.append(tag)
     flush()
+    if not sentences:
+        raise BrokenFileError(f"{path}: holds no tagged sentence (expected lines of word and tag columns).")
     return sentences
 
 
@@ -164,12 +167,12 @@ def write_bio(path, sentences, encoding="utf-8"):
             words, tags = (sentence.words, sentence.tags) if isinstance(
                 sentence, TaggedSentence) else sentence
             if len(words) != len(tags):
-                raise ValueError(
+                raise BrokenFileError(
                     f"write_bio: {len(words)} words but {len(tags)} tags in {words!r}."
                 )
             for word, tag in zip(words, tags):
                 if not word or any(c.isspace() for c in word):
-                    raise ValueError(f"write_bio: word {word!r} is empty or has a space.")
+                    raise BrokenFileError(f"write_bio: word {word!r} is empty or has a space.")
                 f.write(f"{word} {tag}\n")
             f.write("\n")
 

@@ -30,8 +30,10 @@ import os
 
 import numpy as np
 
+from keras_bert_pkg.broken_files import BrokenFileError, text_lines
 
-class GlueFormatError(ValueError):
+
+class GlueFormatError(BrokenFileError):
     """A GLUE file that cannot be read; the message names the file and the line."""
 
 
@@ -200,19 +202,6 @@ def glue_file_path(task, data_dir, split):
     return os.path.join(task_dir, spec.splits[split]), split
 
 
-def _lines(path):
-    """Yields (1-based line number, decoded line without its line end)."""
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise GlueFormatError(f"{path}:{number}: not valid UTF-8 ({e.reason}).") from None
-            yield number, line.rstrip("\r\n")
-
-
 def read_glue(task, data_dir, split="train", path=None, max_skipped_fraction=0.01,
               max_skipped_rows=10):
     """Reads one split of a GLUE task.
@@ -250,7 +239,7 @@ def read_glue(task, data_dir, split="train", path=None, max_skipped_fraction=0.0
     if not os.path.isfile(path):
         raise FileNotFoundError(f"GLUE {spec.name} {split} file not found: {path}")
 
-    lines = _lines(path)
+    lines = text_lines(path)
     positions = spec.headerless.get(split)
     if positions is not None:
         text_pos, label_pos = positions[:-1], positions[-1]

@@ -24,6 +24,8 @@ import re
 
 import tensorflow as tf
 
+from keras_bert_pkg.broken_files import BrokenFileError, text_lines
+
 INPUT_FORMATS = ("auto", "lines", "paragraphs", "wikitext")
 
 _WIKITEXT_TITLE = re.compile(r"^ ?= [^=].* = ?$")
@@ -92,11 +94,9 @@ def _is_abbreviation(word):
 
 def detect_input_format(path):
     """`"wikitext"` when `path` has a ` = Title = ` heading line, else `"lines"`."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        for raw in f:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if _WIKITEXT_TITLE.match(line) and not _WIKITEXT_SECTION.match(line):
-                return "wikitext"
+    for _, line in text_lines(path):
+        if _WIKITEXT_TITLE.match(line) and not _WIKITEXT_SECTION.match(line):
+            return "wikitext"
     return "lines"
 
 
@@ -118,8 +118,9 @@ def read_text_documents(path, input_format="auto"):
     Empty documents are dropped.
 
     Raises:
-        FileNotFoundError: naming the file; ValueError for an unknown format, or a line
-        that is not valid UTF-8 (naming the file and line number).
+        FileNotFoundError: naming the file; ValueError for an unknown format;
+        BrokenFileError (a ValueError) for a line that is not valid UTF-8 (naming the
+        file and line number) or a file without text.
     """
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"Unknown input_format {input_format!r}; expected one of {INPUT_FORMATS}.")
@@ -128,32 +129,30 @@ def read_text_documents(path, input_format="auto"):
     if input_format == "auto":
         input_format = detect_input_format(path)
     documents = [[]]
-    with tf.io.gfile.GFile(path, "rb") as f:
-        for line_number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}, line {line_number}: not valid UTF-8 ({e}).") from None
-            if input_format == "wikitext":
-                stripped = line.strip()
-                if not stripped:
-                    continue  # a paragraph break, not a document break
-                bare = line.rstrip("\r\n")
-                if _WIKITEXT_SECTION.match(bare):
-                    continue
-                if _WIKITEXT_TITLE.match(bare):
-                    documents.append([])
-                    continue
-                documents[-1].extend(split_sentences(_clean_wikitext(line).strip()))
+    for _, line in text_lines(path, keep_ends=True):
+        if input_format == "wikitext":
+            stripped = line.strip()
+            if not stripped:
+                continue  # a paragraph break, not a document break
+            bare = line.rstrip("\r\n")
+            if _WIKITEXT_SECTION.match(bare):
+                continue
+            if _WIKITEXT_TITLE.match(bare):
+                documents.append([])
+                continue
+            documents[-1].extend(split_sentences(_clean_wikitext(line).strip()))
+        else:
+            stripped = line.strip()
+            if not stripped:
+                documents.append([])
+            elif input_format == "paragraphs":
+                documents[-1].extend(split_sentences(stripped))
             else:
-                stripped = line.strip()
-                if not stripped:
-                    documents.append([])
-                elif input_format == "paragraphs":
-                    documents[-1].extend(split_sentences(stripped))
-                else:
-                    documents[-1].append(stripped)
-    return [doc for doc in documents if doc]
+                documents[-1].append(stripped)
+    documents = [doc for doc in documents if doc]
+    if not documents:
+        raise BrokenFileError(f"{path}: holds no text (expected {input_format} documents).")
+    return documents
 
 
 def tokenize_sentence(tokenizer, sentence, unknown_marker=WIKITEXT_UNKNOWN):

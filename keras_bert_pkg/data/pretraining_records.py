@@ -27,6 +27,7 @@ import collections
 
 import tensorflow as tf
 
+from keras_bert_pkg.broken_files import BrokenFileError, error_text
 from keras_bert_pkg.data.left_to_right_targets import left_to_right_targets
 
 FEATURE_NAMES = (
@@ -136,20 +137,20 @@ def inspect_record_file(path, compression_type=None):
     and whether the file uses Model Garden's v2 names.
 
     Raises:
-        ValueError: naming the file, when it is empty, not a TFRecord of
+        BrokenFileError (a ValueError): naming the file, when it is empty, not a TFRecord of
             `tf.train.Example`, or lacks a pre-training feature.
     """
     try:
         first = next(iter(tf.data.TFRecordDataset(path, compression_type=compression_type or "").take(1)), None)
     except tf.errors.OpError as e:
-        raise ValueError(f"{path}: cannot read TFRecords ({e.message}).") from None
+        raise BrokenFileError(f"{path}: cannot read TFRecords ({error_text(e)}).") from None
     if first is None:
-        raise ValueError(f"{path}: the file holds no records.")
+        raise BrokenFileError(f"{path}: the file holds no records.")
     example = tf.train.Example()
     try:
         example.ParseFromString(first.numpy())
     except Exception as e:  # noqa: BLE001 (protobuf's DecodeError)
-        raise ValueError(f"{path}: the first record is not a tf.train.Example ({e}).") from None
+        raise BrokenFileError(f"{path}: the first record is not a tf.train.Example ({e}).") from None
     lengths = {}
     for name, feature in example.features.feature.items():
         kind = feature.WhichOneof("kind")
@@ -157,7 +158,7 @@ def inspect_record_file(path, compression_type=None):
         lengths[_V2_NAMES.get(name, name)] = len(values)
     missing = [name for name in FEATURE_NAMES if name not in lengths]
     if missing:
-        raise ValueError(
+        raise BrokenFileError(
             f"{path}: not a BERT pre-training record; missing feature(s) {missing} "
             f"(found {sorted(example.features.feature)}).")
     return lengths, any(name in _V2_NAMES for name in example.features.feature)
@@ -254,10 +255,26 @@ def pretraining_record_dataset(file_patterns, batch_size, seq_length=None, max_p
 
 
 def count_records(file_patterns, compression_type=None):
-    """Number of records in the files (a full read)."""
-    files = expand_file_patterns(file_patterns)
-    ds = tf.data.TFRecordDataset(files, compression_type=compression_type or "")
-    return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+    """Number of records in the files (a full read, which also checks every file).
+
+    Raises:
+        BrokenFileError: naming the file that is cut short or not TFRecords.
+    """
+    total = 0
+    for path in expand_file_patterns(file_patterns):
+        ds = tf.data.TFRecordDataset(path, compression_type=compression_type or "")
+        try:  # (records, bytes): each record is a 12-byte header, its data and a 4-byte checksum
+            count, size = ds.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+                                    lambda n, r: (n[0] + 1, n[1] + 16 + tf.cast(tf.strings.length(r), tf.int64)))
+        except tf.errors.OpError as e:
+            raise BrokenFileError(f"{path}: cannot read TFRecords ({error_text(e)}); the file may be "
+                                  "truncated (an interrupted write or copy?).") from None
+        left = tf.io.gfile.stat(path).length - int(size)
+        if not compression_type and left:
+            raise BrokenFileError(f"{path}: {left} bytes after the last whole record ({int(count)}); the file "
+                                  "was cut inside a record header (an interrupted write or copy?).")
+        total += int(count)
+    return total
 
 
 def instances_dataset(instances, batch_size, max_seq_length, max_predictions_per_seq,

@@ -1,8 +1,9 @@
 """SquadExample and the reader of the official SQuAD v1.1 / v2.0 JSON files."""
 
 import dataclasses
-import json
 import os
+
+from keras_bert_pkg.broken_files import BrokenFileError, read_json
 
 
 @dataclasses.dataclass
@@ -43,15 +44,11 @@ def load_squad_json(source):
     if isinstance(source, dict):
         return source
     path = os.fspath(source)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"SQuAD file not found: {path}") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"SQuAD file {path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise ValueError(f"SQuAD file {path} has no top-level 'data' list (not the official layout).")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"SQuAD file not found: {path}")
+    data = read_json(path, expected='the SQuAD object {"version": ..., "data": [...]}')
+    if not isinstance(data.get("data"), list):
+        raise BrokenFileError(f"{path}: no top-level 'data' list (not the official SQuAD layout).")
     return data
 
 
@@ -90,20 +87,20 @@ def read_squad_examples(source, is_training=False, version_2_with_negative=None)
         title = article.get("title", "")
         paragraphs = article.get("paragraphs")
         if not isinstance(paragraphs, list):
-            raise ValueError(f"{name}: article {a} ({title!r}) has no 'paragraphs' list.")
+            raise BrokenFileError(f"{name}: article {a} ({title!r}) has no 'paragraphs' list.")
         for p, paragraph in enumerate(paragraphs):
             where = f"{name}: article {a} ({title!r}), paragraph {p}"
             context = paragraph.get("context")
             if not isinstance(context, str) or not context.strip():
-                raise ValueError(f"{where}: missing or empty 'context'.")
+                raise BrokenFileError(f"{where}: missing or empty 'context'.")
             for q, qa in enumerate(paragraph.get("qas", [])):
                 qwhere = f"{where}, question {q} (id {qa.get('id')!r})"
                 for field in ("id", "question"):
                     if field not in qa:
-                        raise ValueError(f"{qwhere}: missing {field!r}.")
+                        raise BrokenFileError(f"{qwhere}: missing {field!r}.")
                 is_impossible = bool(qa.get("is_impossible", False))
                 if is_impossible and not version_2_with_negative:
-                    raise ValueError(
+                    raise BrokenFileError(
                         f"{qwhere}: 'is_impossible' question in a file read as SQuAD v1.1 "
                         "(pass version_2_with_negative=True)."
                     )
@@ -114,17 +111,17 @@ def read_squad_examples(source, is_training=False, version_2_with_negative=None)
                     answer_text, answer_start = first.get("text"), first.get("answer_start")
                     if is_training:
                         if not isinstance(answer_text, str) or not answer_text:
-                            raise ValueError(f"{qwhere}: empty answer text.")
+                            raise BrokenFileError(f"{qwhere}: empty answer text.")
                         if not isinstance(answer_start, int) or answer_start < 0:
-                            raise ValueError(f"{qwhere}: bad answer_start {answer_start!r}.")
+                            raise BrokenFileError(f"{qwhere}: bad answer_start {answer_start!r}.")
                         found = context[answer_start:answer_start + len(answer_text)]
                         if found != answer_text:
-                            raise ValueError(
+                            raise BrokenFileError(
                                 f"{qwhere}: answer_start {answer_start} gives {found!r}, "
                                 f"not the answer text {answer_text!r}."
                             )
                 elif is_training and not is_impossible:
-                    raise ValueError(f"{qwhere}: answerable training question without answers.")
+                    raise BrokenFileError(f"{qwhere}: answerable training question without answers.")
                 examples.append(
                     SquadExample(
                         qas_id=str(qa["id"]),

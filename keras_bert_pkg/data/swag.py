@@ -15,6 +15,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_pkg.broken_files import BrokenFileError, text_lines
+
 REQUIRED_COLUMNS = ("sent1", "sent2", "ending0", "ending1")
 
 
@@ -49,8 +51,10 @@ def read_swag(path, encoding="utf-8"):
         A list of `SwagExample`.
 
     Raises:
-        ValueError naming the file (and line) for a missing column, an empty ending,
-        or a label that is not the index of an ending.
+        BrokenFileError (a ValueError) naming the file (and line) for a missing column,
+        an empty ending, a label that is not the index of an ending, a line that does
+        not decode or a field past the CSV module's size limit; naming the file when it
+        holds no example.
 
     Example:
     >>> import tempfile
@@ -65,12 +69,12 @@ def read_swag(path, encoding="utf-8"):
     'rows away.'
     """
     path = str(path)
-    with open(path, encoding=encoding, newline="") as f:
-        reader = csv.DictReader(f)
+    reader = csv.DictReader(line for _, line in text_lines(path, encoding, keep_ends=True))
+    try:
         header = reader.fieldnames or []
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
-            raise ValueError(
+            raise BrokenFileError(
                 f"{path}: not a SWAG CSV file: missing column(s) {missing} in the header "
                 f"{header!r} (expected video-id, fold-ind, startphrase, sent1, sent2, "
                 "gold-source, ending0..ending3, label)."
@@ -79,27 +83,27 @@ def read_swag(path, encoding="utf-8"):
             (c for c in header if re.fullmatch(r"ending\d+", c or "")),
             key=lambda c: int(c[6:]))
         if [int(c[6:]) for c in ending_columns] != list(range(len(ending_columns))):
-            raise ValueError(f"{path}: ending columns {ending_columns} are not ending0..endingN.")
+            raise BrokenFileError(f"{path}: ending columns {ending_columns} are not ending0..endingN.")
         has_label = "label" in header
         examples = []
         for row_number, row in enumerate(reader):
             line = reader.line_num
             if None in row or any(row[c] is None for c in REQUIRED_COLUMNS):
-                raise ValueError(f"{path}:{line}: wrong number of fields in the row.")
+                raise BrokenFileError(f"{path}:{line}: wrong number of fields in the row.")
             endings = [row[c] for c in ending_columns]
             for c, ending in zip(ending_columns, endings):
                 if ending is None or not ending.strip():
-                    raise ValueError(f"{path}:{line}: column {c} is empty.")
+                    raise BrokenFileError(f"{path}:{line}: column {c} is empty.")
             label = None
             if has_label and row["label"] not in (None, ""):
                 try:
                     label = int(row["label"])
                 except ValueError:
-                    raise ValueError(
+                    raise BrokenFileError(
                         f"{path}:{line}: label {row['label']!r} is not an integer."
                     ) from None
                 if not 0 <= label < len(endings):
-                    raise ValueError(
+                    raise BrokenFileError(
                         f"{path}:{line}: label {label} is not in 0..{len(endings) - 1}."
                     )
             if row.get("video-id") is not None and row.get("fold-ind") is not None:
@@ -110,6 +114,10 @@ def read_swag(path, encoding="utf-8"):
                 id=example_id, context=row["sent1"], start=row["sent2"], endings=endings,
                 label=label, gold_source=row.get("gold-source") or "",
             ))
+    except csv.Error as e:
+        raise BrokenFileError(f"{path}:{reader.line_num}: not readable as CSV ({e}).") from None
+    if not examples:
+        raise BrokenFileError(f"{path}: holds no example rows after the header.")
     return examples
 
 
@@ -129,11 +137,11 @@ def swag_features(examples, preprocessor, batch_size=1024):
         when any example has no label).
     """
     if not examples:
-        raise ValueError("swag_features: no examples.")
+        raise BrokenFileError("swag_features: no examples.")
     num_choices = len(examples[0].endings)
     for e in examples:
         if len(e.endings) != num_choices:
-            raise ValueError(
+            raise BrokenFileError(
                 f"swag_features: example {e.id} has {len(e.endings)} endings, the first "
                 f"has {num_choices}."
             )

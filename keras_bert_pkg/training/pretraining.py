@@ -35,7 +35,7 @@ from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
 from keras_bert_pkg.data.masked_lm_baseline import most_frequent_token_baseline
 from keras_bert_pkg.data.pretraining_documents import read_documents
 from keras_bert_pkg.data.pretraining_instances import MaskingVocabulary, create_training_instances
-from keras_bert_pkg.data.pretraining_records import (expand_file_patterns, inspect_record_file,
+from keras_bert_pkg.data.pretraining_records import (count_records, expand_file_patterns, inspect_record_file,
                                                      instances_dataset, pretraining_record_dataset)
 from keras_bert_pkg.data.pretraining_stream import pretraining_stream_dataset
 from keras_bert_pkg.distribute.input_sharding import distribute_file_dataset, shard_dataset
@@ -81,7 +81,8 @@ class PretrainingData:
                 left_to_right=left_to_right)
 
         lengths, _ = inspect_record_file(files[0])
-        return cls({"input_files": files, "batch_size": batch_size},
+        records = count_records(files)  # one read of every file: a cut file is named before training
+        return cls({"input_files": files, "batch_size": batch_size, "records": records},
                    lengths["input_ids"], lengths["masked_lm_ids"],
                    lambda step: make(files, batch_size, step), (files, make))
 

@@ -13,7 +13,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from keras_bert_pkg.checkpoints import registry
-from keras_bert_pkg.checkpoints.broken_files import BrokenFileError
+from keras_bert_pkg.broken_files import BrokenFileError
 from keras_bert_pkg.checkpoints.hf import save_hf
 from keras_bert_pkg.checkpoints.load_report import load_weights
 from keras_bert_pkg.checkpoints.presets import read_preset

@@ -2,6 +2,7 @@ import os
 
 import numpy as np
 
+from keras_bert_pkg.broken_files import BrokenFileError
 from keras_bert_pkg.data.glue import (
     GLUE_TASKS, GlueFormatError, glue_task, read_glue, write_predictions, write_submission)
 from tests.data.glue_layout import GLUE, write_ax_full, write_mnli, write_qqp
@@ -184,7 +185,7 @@ class MalformedGlueTest(TestCase):
         with self.assertRaisesRegex(GlueFormatError, r"dev\.tsv:2: score 'five'"):
             read_glue("stsb", d, "dev")
         _write(os.path.join(stsb, "train.tsv"), head.encode() + b"0\tg\tf\ty\t0\tn\tn\t\xff\tb\t1\n", "wb")
-        with self.assertRaisesRegex(GlueFormatError, r"train\.tsv:2: not valid UTF-8"):
+        with self.assertRaisesRegex(BrokenFileError, r"train\.tsv:2: not valid UTF-8"):
             read_glue("stsb", d, "train")
         _write(os.path.join(stsb, "test.tsv"), "")
         with self.assertRaisesRegex(GlueFormatError, r"test\.tsv:1: empty file"):

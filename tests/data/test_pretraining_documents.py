@@ -87,7 +87,7 @@ class PretrainingDocumentsTest(TestCase):
             path = os.path.join(tmp, "bad.txt")
             with open(path, "wb") as f:
                 f.write(b"fine line\n\xff\xfe broken\n")
-            with self.assertRaisesRegex(ValueError, r"bad.txt, line 2"):
+            with self.assertRaisesRegex(ValueError, r"bad.txt:2: not valid UTF-8"):
                 read_text_documents(path, "lines")
         with self.assertRaisesRegex(ValueError, "START:END"):
             parse_document_range("5")

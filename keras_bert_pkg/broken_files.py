@@ -1,8 +1,9 @@
-"""Clear errors for broken checkpoint files: which file, where, and what to do.
+"""Clear errors for broken files: which file, where, and what to do.
 
-A checkpoint that was cut short by an interrupted download, saved in another encoding or
-hand-edited should stop the load with a message that names the file and the line, key
-or tensor, and says what was expected, before any weight is assigned.
+A data file, vocabulary or checkpoint that was cut short by an interrupted download, saved
+in another encoding or hand-edited stops the read with a `BrokenFileError` that names the
+file and the line, key or tensor and says what was expected, before anything is assigned
+or written. A UTF-8 byte-order mark and CRLF line ends are read, not refused.
 
 Example:
 >>> import tempfile
@@ -12,11 +13,12 @@ Example:
 >>> read_json(path)
 Traceback (most recent call last):
 ...
-keras_bert_pkg.checkpoints.broken_files.BrokenFileError: ...config.json, line 2, column 25: not valid JSON (Expecting value). ...
+keras_bert_pkg.broken_files.BrokenFileError: ...config.json, line 2, column 25: not valid JSON (Expecting value). ...
 """
 
 import json
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -28,8 +30,9 @@ class BrokenFileError(ValueError):
 
 
 def read_json(path, expected="a JSON object"):
-    """The parsed JSON of `path` (UTF-8, a byte-order mark allowed), or `BrokenFileError`
-    naming the file, the line and the column."""
+    """The parsed JSON object of `path` (UTF-8, a byte-order mark allowed), or
+    `BrokenFileError` naming the file, the line and the column; `expected` says what the
+    file should hold, for the messages."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -47,9 +50,31 @@ def read_json(path, expected="a JSON object"):
     except json.JSONDecodeError as e:
         raise BrokenFileError(f"{path}, line {e.lineno}, column {e.colno}: not valid JSON ({e.msg}). "
                               "The file may be truncated (an interrupted download?): fetch it again.") from None
-    if expected == "a JSON object" and not isinstance(value, dict):
+    if not isinstance(value, dict):
         raise BrokenFileError(f"{path}: expected {expected}, found a JSON {type(value).__name__}.")
     return value
+
+
+def text_lines(path, encoding="utf-8", keep_ends=False):
+    """Yields `(line number from 1, line)` of a text file (local or `tf.io.gfile`).
+
+    A UTF-8 byte-order mark at the start is dropped; line ends (`\\n` or `\\r\\n`) are
+    removed unless `keep_ends`. A line that does not decode raises `BrokenFileError`
+    naming the file and the line; a missing file raises `FileNotFoundError`.
+    """
+    if not tf.io.gfile.exists(os.fspath(path)):
+        raise FileNotFoundError(f"{path}: no such file.")
+    with tf.io.gfile.GFile(os.fspath(path), "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and encoding.replace("-", "").lower() == "utf8" and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as e:
+                name = "UTF-8" if encoding.replace("-", "").lower() == "utf8" else encoding
+                raise BrokenFileError(f"{path}:{number}: not valid {name} ({e.reason} at byte "
+                                      f"{e.start} of the line: {raw[max(e.start - 10, 0):e.start + 4]!r}).") from None
+            yield number, line if keep_ends else line.rstrip("\r\n")
 
 
 def check_finite(value, name, source):
@@ -68,7 +93,7 @@ def read_tf_checkpoint(prefix):
     try:
         return tf.train.load_checkpoint(prefix)
     except (tf.errors.OpError, ValueError, IndexError) as e:
-        raise BrokenFileError(f"{prefix}: the TensorFlow checkpoint cannot be read ({_first_line(e)}). Its "
+        raise BrokenFileError(f"{prefix}: the TensorFlow checkpoint cannot be read ({error_text(e)}). Its "
                               ".index and .data-* files may be truncated or from different saves.") from None
 
 
@@ -78,12 +103,17 @@ def read_tf_tensor(reader, prefix, name):
     try:
         return reader.get_tensor(name)
     except (tf.errors.OpError, ValueError, IndexError) as e:
-        raise BrokenFileError(f"{prefix}: tensor {name} cannot be read ({_first_line(e)}); the .data-* "
+        raise BrokenFileError(f"{prefix}: tensor {name} cannot be read ({error_text(e)}); the .data-* "
                               "file may be truncated (an interrupted copy or download?).") from None
 
 
-def _first_line(error):
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+def error_text(error):
+    """The first line of an exception's message, without TensorFlow's `{{function_node
+    ...}}` prefix and ` [Op:...]` suffix (for messages that name the file)."""
+    text = getattr(error, "message", None) or str(error)
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    text = re.sub(r"\s*\[Op:[^\]]*\].*$", "", text, flags=re.S)
+    return (text.strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 def truncated_file_hint(path):
