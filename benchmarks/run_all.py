@@ -9,7 +9,8 @@ Targets (measured in one run on the same machine):
   >= 1.15x keras-hub's bf16;
 - raw SST-2 dev text -> logits (MiniLM size, batch 32): >= 25x keras-hub at its defaults
   (and >= 1.2x Hugging Face with dynamic padding, when torch is installed);
-- pre-training step: >= 1.2x Model Garden.
+- pre-training step: >= 1.2x Model Garden;
+- serving soak: 0 errors, no memory growth after warm-up.
 
 Command:
     python benchmarks/run_all.py                      # everything, defaults
@@ -28,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ["backbone_inference", "text_to_predictions", "squad_serving", "training_step",
-              "tokenizer_throughput", "pretraining_data", "peak_memory", "quantization"]
+              "tokenizer_throughput", "pretraining_data", "peak_memory", "quantization", "serving_soak"]
 
 
 def _comparison(report, case_prefix, ours, peer):
@@ -111,6 +112,14 @@ def check_targets(reports):
         if not hf:
             lines.append("SQuAD dev served >= 2x the HF question-answering pipeline: not measured "
                          "(torch / transformers<5 not installed)")
+    soak = reports.get("serving_soak")
+    if soak:
+        errors = soak["models"]["all"]["errors"]
+        memory = soak["memory"]
+        lines.append(f"serving soak: {errors} errors in {soak['models']['all']['requests']} requests -> "
+                     f"{'met' if errors == 0 else 'NOT met'}; server memory after warm-up "
+                     f"{memory['after_warmup_mib']} MiB, growth to the end {memory['growth_mib']:+} MiB "
+                     f"(trend {memory['trend_mib_per_min']:+} MiB/min)")
     ts = reports.get("training_step")
     if ts:
         for precision in ("fp32", "bf16"):

@@ -76,6 +76,19 @@ class BenchmarksSmokeTest(TestCase):
         self.assertTrue(any("windows of at most 384 tokens for 6 questions" in n for n in report["notes"]))
         self._assert_timed(report)
 
+    @requires_shared_data
+    def test_serving_soak(self):
+        from benchmarks import serving_soak
+
+        report = serving_soak.main(["--size", "tiny", "--clients", "3", "--seconds", "4", "--warmup_seconds", "4",
+                                    "--json", str(self.tmp / "soak.json")])
+        self.assertEqual(json.loads((self.tmp / "soak.json").read_text())["models"], report["models"])
+        self.assertEqual(set(report["models"]), {"classifier", "squad", "ner", "all"})
+        self.assertGreater(report["models"]["all"]["requests"], 0)
+        self.assertEqual(report["models"]["all"]["errors"], 0, report["models"])
+        self.assertGreater(report["memory"]["after_warmup_mib"], 0)
+        self.assertEqual(report["server_imports_besides_tensorflow"], [])
+
     @pytest.mark.slow
     def test_training_step(self):
         from benchmarks import training_step
