@@ -22,6 +22,7 @@ SavedModels for TF Serving to `<export_dir>/<export_name>/<next version>/` (raw 
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -37,7 +38,8 @@ from keras_bert_pkg.evaluation.glue_evaluation import (  # noqa: E402
     evaluate_glue, glue_dev_splits, glue_test_splits, predict_glue)
 from keras_bert_pkg.training.dev_selection import best_run  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, run_with_flags)
+    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_key, run_with_flags)
+from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,6 +104,7 @@ def run(args):
     steps_per_epoch = num_bucketed_batches(example_lengths(features), args.batch_size, boundaries)
     total_steps = round(steps_per_epoch * args.epochs)
     pad = model.preprocessor.tokenizer.pad_token_id
+    checkpoints = checkpoint_folder(args)
 
     def fine_tune(seed):
         nonlocal model
@@ -117,18 +120,19 @@ def run(args):
         evaluator = kb.DevEvaluator(lambda m: evaluate_glue(m, spec.name, dev_sets, args.eval_batch_size),
                                     keep_best=args.keep_best_epoch)
         fit_started, cpu = time.time(), process_cpu_seconds()
-        history = model.fit(dataset, epochs=-(-total_steps // steps_per_epoch), steps_per_epoch=steps_per_epoch,
-                            callbacks=[logger, evaluator, kb.StopAfterSteps(total_steps)], verbose=2)
-        return {"seed": seed, "score": evaluator.last["score"], "dev": evaluator.last["metrics"],
-                "final_train_loss": float(history.history["loss"][-1]),
+        fine_tune_resumably(model, dataset, steps_per_epoch, total_steps,
+                            checkpoint_dir=checkpoints and os.path.join(checkpoints, f"seed_{seed}"),
+                            callbacks=[logger, evaluator], run_key=run_key(args, seed=seed))
+        kept = evaluator.kept_evaluation()
+        return {"seed": seed, "score": kept["score"], "dev": kept["metrics"],
+                "final_train_loss": logger.points[-1] if logger.points else None,
                 "kept_epoch": evaluator.best_epoch, "dev_per_epoch": evaluator.history,
                 "fit_seconds_incl_dev_eval": round(time.time() - fit_started, 1),
                 "fit_cpu_seconds": round(process_cpu_seconds() - cpu, 1),
                 "model": model, "logger": logger, "evaluator": evaluator}
 
     best, runs = best_run(fine_tune, [args.seed + r for r in range(args.restarts)])
-    model, evaluation = best["model"], best["evaluator"].last
-    os.makedirs(args.output_dir, exist_ok=True)
+    model, evaluation = best["model"], best["evaluator"].kept_evaluation()
     for name, split in dev_sets.items():
         filename = "dev_predictions.tsv" if len(dev_sets) == 1 else f"{split.split}_predictions.tsv"
         write_predictions(spec, split, evaluation["predictions"][name],
@@ -166,6 +170,8 @@ def run(args):
         "command": "python recipes/glue.py " + " ".join(args.command_line),
     }
     write_metrics(args.output_dir, summary)
+    if checkpoints:  # the run is complete: the same command starts a new one
+        shutil.rmtree(checkpoints, ignore_errors=True)
     print(f"dev: {best['dev']}; total {summary['total_seconds']:.0f} s; wrote {args.output_dir}"
           + (f", {export_path}" if export_path else ""))
     return summary

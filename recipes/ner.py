@@ -13,6 +13,7 @@ spans out).
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -20,13 +21,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
 
+from keras_bert_pkg.atomic_files import atomic_write  # noqa: E402
 from keras_bert_pkg.data.conll import read_bio, read_conll, tag_list  # noqa: E402
 from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
     FEATURE_KEYS, default_boundaries, example_lengths, num_bucketed_batches, padded_to_ragged)
 from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans  # noqa: E402
 from keras_bert_pkg.evaluation.ner_evaluation import evaluate_ner  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, run_with_flags)
+    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_key, run_with_flags)
+from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,17 +88,19 @@ def run(args):
                                   seed=args.seed, pad_token_id=tokenizer.pad_token_id).repeat()
     evaluator = kb.DevEvaluator(lambda m: evaluate_ner(m, aligner, valid_features,
                                                        [s.tags for s in valid], args.batch_size))
-    history = model.fit(dataset, epochs=-(-total_steps // steps_per_epoch), steps_per_epoch=steps_per_epoch,
-                        callbacks=[evaluator, kb.StopAfterSteps(total_steps)], verbose=2)
-    scores, predicted = evaluator.last["metrics"], evaluator.last["predicted"]
+    logger = kb.StepLossLogger(steps_per_epoch, log=None)  # one point an epoch
+    checkpoints = checkpoint_folder(args)
+    fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint_dir=checkpoints,
+                        callbacks=[logger, evaluator], run_key=run_key(args))
+    kept = evaluator.kept_evaluation()
+    scores, predicted = kept["metrics"], kept["predicted"]
 
-    os.makedirs(args.output_dir, exist_ok=True)
-    with open(os.path.join(args.output_dir, "valid_predictions.txt"), "w", encoding="utf-8") as f:
+    with atomic_write(os.path.join(args.output_dir, "valid_predictions.txt")) as f:
         for sentence, tags_out in zip(valid, predicted):  # conlleval's input: word gold predicted
             for word, gold, tag in zip(sentence.words, sentence.tags, tags_out):
                 f.write(f"{word} {gold} {tag}\n")
             f.write("\n")
-    curve = dict(history.history, val_entity_f1=[m["f1"] for m in evaluator.history])
+    curve = {"loss": logger.points, "val_entity_f1": [m["f1"] for m in evaluator.history]}
     plot_history(curve, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"NER fine-tuning ({args.init_checkpoint or args.architecture})")
     metrics = {
@@ -106,7 +111,7 @@ def run(args):
                  "train_windows": len(example_lengths(features)),
                  "valid_windows": int(len(valid_features["token_ids"]))},
         "args": vars(args), "validation": scores, "validation_per_epoch": evaluator.history,
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "history": {"loss": logger.points},
         "example": {"words": valid[0].words, "gold": valid[0].tags, "predicted": predicted[0],
                     "entities": entity_spans(predicted[0], valid[0].words)},
     }
@@ -115,6 +120,8 @@ def run(args):
     metrics["total_seconds"] = time.time() - started
     metrics["total_cpu_seconds"] = process_cpu_seconds() - cpu_started
     write_metrics(args.output_dir, metrics)
+    if checkpoints:  # the run is complete: the same command starts a new one
+        shutil.rmtree(checkpoints, ignore_errors=True)
     print(f"validation entity precision {scores['precision']:.4f} recall {scores['recall']:.4f} "
           f"F1 {scores['f1']:.4f} ({len(valid)} sentences, {metrics['total_seconds']:.0f} s)")
     return metrics

@@ -53,7 +53,7 @@ from keras_bert_pkg.data.pretraining_documents import parse_document_range  # no
 from keras_bert_pkg.distribute.strategy_info import describe_strategy, worker_output_dir  # noqa: E402
 from keras_bert_pkg.training.pretraining import (  # noqa: E402
     HeldOutEvaluation, PretrainingData, build_pretrainer, heldout_dataset, save_pretraining_outputs)
-from keras_bert_pkg.training.recipe_flags import add_training_flags, setup_from_flags  # noqa: E402
+from keras_bert_pkg.training.recipe_flags import add_training_flags, checkpoint_folder, setup_from_flags  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -136,7 +136,7 @@ def main(argv=None):
             weight_decay=args.weight_decay, gradient_accumulation_steps=args.gradient_accumulation_steps),
             jit_compile=args.xla)
 
-    checkpoints = os.path.join(args.output_dir, "checkpoints")
+    checkpoints = checkpoint_folder(args)
     fresh = kb.ResumableCheckpoint(checkpoints, model).latest_step() is None
     initial_eval = heldout.before(model, fresh) if heldout else None
     validate = heldout is not None and bool(args.eval_every)

@@ -24,6 +24,7 @@ Writes to `--output_dir`: `predictions.json`, `nbest_predictions.json`,
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -32,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
 
+from keras_bert_pkg.atomic_files import atomic_path  # noqa: E402
 from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
     default_boundaries, example_lengths, num_bucketed_batches)
 from keras_bert_pkg.data.squad_examples import read_squad_examples  # noqa: E402
@@ -40,7 +42,8 @@ from keras_bert_pkg.data.squad_features import (  # noqa: E402
 from keras_bert_pkg.data.squad_postprocessing import write_squad_predictions  # noqa: E402
 from keras_bert_pkg.evaluation.squad_evaluation import evaluate_squad_model  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, run_with_flags)
+    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_key, run_with_flags)
+from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 from squad_demo import write_squad_demo  # noqa: E402
 
@@ -147,17 +150,18 @@ def run(args):
     print(f"Training {total_steps} steps (batch {args.batch_size}, {args.epochs} epochs, "
           f"lr {args.learning_rate}, precision {args.precision})")
     train_started, train_cpu = time.time(), process_cpu_seconds()
-    model.fit(dataset, epochs=-(-total_steps // steps_per_epoch), steps_per_epoch=steps_per_epoch,
-              callbacks=[logger, kb.StopAfterSteps(total_steps)] + ([evaluator] if evaluator else []),
-              verbose=2)
+    checkpoints = checkpoint_folder(args)
+    fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint_dir=checkpoints,
+                        callbacks=[logger] + ([evaluator] if evaluator else []), run_key=run_key(args))
     train_seconds, train_cpu_seconds = time.time() - train_started, process_cpu_seconds() - train_cpu
 
     predict_started = time.time()
-    result = evaluator.last if evaluator else evaluate(model)
+    result = evaluator.kept_evaluation() if evaluator else evaluate(model)
     predict_seconds = time.time() - predict_started
     write_squad_predictions(args.output_dir, result["predictions"], result["nbest"],
                             result["null_odds"] if v2 else None)
-    model.save(os.path.join(args.output_dir, "model.keras"))
+    with atomic_path(os.path.join(args.output_dir, "model.keras")) as tmp:
+        model.save(tmp)
     scores = result["metrics"]
     threshold = None
     if v2:
@@ -181,6 +185,8 @@ def run(args):
                    wall_seconds=time.time() - started, cpu_seconds=process_cpu_seconds() - cpu_started,
                    args=vars(args))
     write_metrics(args.output_dir, metrics)
+    if checkpoints:  # the run is complete: the same command starts a new one
+        shutil.rmtree(checkpoints, ignore_errors=True)
     plot_history({"loss": logger.points}, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"SQuAD v{args.version}")
     print(f"SQuAD v{args.version}: EM {scores['exact_match']:.3f}  F1 {scores['f1']:.3f}"

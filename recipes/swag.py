@@ -13,6 +13,7 @@ are not part of the shared data; point `--data_dir` at a copy of github.com/rowa
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -20,10 +21,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from keras_bert_pkg.data.swag import read_swag, swag_features  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, run_with_flags)
+    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_key, run_with_flags)
+from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,33 +64,46 @@ def run(args):
 
     model = kb.BertMultipleChoice(backbone, train_x["token_ids"].shape[1], preprocessor,
                                   dropout=args.dropout)
-    steps = max(1, round(args.epochs * -(-len(train_y) // args.batch_size)))
+    steps_per_epoch = -(-len(train_y) // args.batch_size)
+    steps = max(1, round(args.epochs * steps_per_epoch))
     model.compile(optimizer=kb.create_optimizer(args.learning_rate, steps,
                                                 int(args.warmup_fraction * steps),
                                                 weight_decay=args.weight_decay))
-    history = model.fit(train_x, train_y, batch_size=args.batch_size, epochs=int(np.ceil(args.epochs)),
-                        validation_data=(valid_x, valid_y) if valid_y is not None else None,
-                        callbacks=[kb.StopAfterSteps(steps)], verbose=2)
-    predicted = model.predict(valid_x, batch_size=args.batch_size, verbose=0).argmax(-1)
+    dataset = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(
+        len(train_y), seed=args.seed).batch(args.batch_size).repeat()
+
+    def evaluate(m):
+        predicted = m.predict(valid_x, batch_size=args.batch_size, verbose=0).argmax(-1)
+        accuracy = float(np.mean(predicted == valid_y)) if valid_y is not None else float("nan")
+        return {"score": accuracy, "metrics": {"accuracy": accuracy}, "predicted": predicted}
+
+    logger = kb.StepLossLogger(steps_per_epoch, log=None)  # one point an epoch
+    evaluator = kb.DevEvaluator(evaluate)
+    checkpoints = checkpoint_folder(args)
+    fine_tune_resumably(model, dataset, steps_per_epoch, steps, checkpoint_dir=checkpoints,
+                        callbacks=[logger, evaluator], run_key=run_key(args))
+    predicted = evaluator.kept_evaluation()["predicted"]
+    history = {"loss": logger.points, "val_accuracy": [m["accuracy"] for m in evaluator.history]}
     metrics = {
         "task": "swag", "model": args.init_checkpoint or args.architecture, "args": vars(args),
         "data": {"train": os.path.join(args.data_dir, args.train_file),
                  "valid": os.path.join(args.data_dir, args.valid_file),
                  "train_examples": len(train), "valid_examples": len(valid)},
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "history": history,
         "predictions": {e.id: int(p) for e, p in zip(valid, predicted)},
     }
     if valid_y is not None:
         metrics["validation"] = {"accuracy": float(np.mean(predicted == valid_y)),
                                  "examples": len(valid_y)}
-    os.makedirs(args.output_dir, exist_ok=True)
-    plot_history(history.history, os.path.join(args.output_dir, "training_curve.png"),
+    plot_history(history, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"SWAG fine-tuning ({metrics['model']})")
     if not args.no_export:  # context + endings strings in
         metrics["export"] = kb.export_model(model, args.export_dir, args.export_name).path
     metrics["total_seconds"] = time.time() - started
     metrics["total_cpu_seconds"] = process_cpu_seconds() - cpu_started
     write_metrics(args.output_dir, metrics)
+    if checkpoints:  # the run is complete: the same command starts a new one
+        shutil.rmtree(checkpoints, ignore_errors=True)
     if "validation" in metrics:
         print(f"validation accuracy {metrics['validation']['accuracy']:.4f} "
               f"({len(valid)} examples, {metrics['total_seconds']:.0f} s)")

@@ -9,6 +9,7 @@ where `I-` may start an entity) are converted to IOB2 (`B-` starts every entity)
 
 import dataclasses
 
+from keras_bert_pkg.atomic_files import atomic_write
 from keras_bert_pkg.broken_files import BrokenFileError, text_lines
 
 
@@ -162,12 +163,12 @@ def read_bio(path, convert_iob1=True, encoding="utf-8"):
 
 def write_bio(path, sentences, encoding="utf-8"):
     """Writes `(words, tags)` pairs (or `TaggedSentence`s) as a two-column BIO file."""
-    with open(path, "w", encoding=encoding) as f:
+    with atomic_write(path, encoding=encoding) as f:
         for sentence in sentences:
             words, tags = (sentence.words, sentence.tags) if isinstance(
                 sentence, TaggedSentence) else sentence
             if len(words) != len(tags):
-                raise BrokenFileError(
+                raise ValueError(
                     f"write_bio: {len(words)} words but {len(tags)} tags in {words!r}."
                 )
             for word, tag in zip(words, tags):

@@ -30,6 +30,7 @@ import os
 
 import numpy as np
 
+from keras_bert_pkg.atomic_files import atomic_write
 from keras_bert_pkg.broken_files import BrokenFileError, text_lines
 
 
@@ -361,7 +362,7 @@ def write_submission(task, split, predictions, output_dir):
         raise ValueError(f"{len(predictions)} predictions for {len(split.ids)} examples of {split.path}.")
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, name)
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         f.write("index\tprediction\n")
         for index, prediction in zip(split.ids, predictions):
             f.write(f"{index}\t{format_label(spec, prediction)}\n")
@@ -373,8 +374,7 @@ def write_predictions(task, split, predictions, path, scores=None):
     (`index, prediction, label[, score_k...]`), for error analysis."""
     spec = glue_task(task)
     predictions = np.asarray(predictions)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         header = ["index", "prediction", "label"]
         if scores is not None:
             scores = np.asarray(scores).reshape(len(predictions), -1)

@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from keras_bert_pkg.atomic_files import atomic_write
+
 # `null_odds` of a question with no valid span at all (the null answer wins outright).
 NO_SPAN_NULL_ODDS = 1e6
 
@@ -160,6 +162,6 @@ def write_squad_predictions(output_dir, predictions, nbest, null_odds=None):
         paths["null_odds"] = os.path.join(output_dir, "null_odds.json")
         items.append(("null_odds", null_odds))
     for key, value in items:
-        with open(paths[key], "w", encoding="utf-8") as f:
+        with atomic_write(paths[key]) as f:
             json.dump(value, f, indent=2, ensure_ascii=False)
     return paths

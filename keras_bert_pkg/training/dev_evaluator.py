@@ -64,6 +64,28 @@ class DevEvaluator(keras.callbacks.Callback):
             self.log(f"epoch {epoch + 1}: dev {result['metrics']} (score {result['score']:.4f}, "
                      f"{self.seconds:.0f} s)")
 
+    def get_state(self):
+        """`(JSON state, arrays)` for a resumable checkpoint: the history, the kept
+        epoch's score and metrics, and (keep_best) its weights."""
+        kept = None if self.last is None else {"score": self.last["score"], "metrics": self.last["metrics"]}
+        state = {"history": self.history, "best_epoch": self.best_epoch, "best_score": self._best_score,
+                 "kept": kept}
+        return state, list(self._best_weights or [])
+
+    def set_state(self, state, arrays):
+        """Restores `get_state`'s output. The kept evaluation's predictions are not
+        saved: `kept_evaluation` evaluates the kept weights again when they are needed."""
+        self.history, self.best_epoch = list(state["history"]), state["best_epoch"]
+        self._best_score, self.last = state["best_score"], state["kept"]
+        self._best_weights = list(arrays) if arrays else None
+
+    def kept_evaluation(self):
+        """The evaluation of the kept epoch with all it returned (predictions included),
+        evaluated again on the model's (kept) weights when it came from a checkpoint."""
+        if self.last is None or set(self.last) == {"score", "metrics"}:
+            self.last = self.evaluate(self.model)
+        return self.last
+
     def on_train_end(self, logs=None):
         if self.keep_best and self._best_weights is not None:
             self.model.set_weights(self._best_weights)

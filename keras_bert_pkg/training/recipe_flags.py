@@ -14,6 +14,7 @@ way:
 | `--epochs` (fine-tuning) / `--steps` (pre-training) | how long |
 | `--max_train_examples` | train on the first N examples |
 | `--output_dir`, `--export_dir`, `--export_name`, `--no_export` | where results go |
+| `--checkpoint_dir` | epoch checkpoints of a fine-tuning run (default `<output_dir>/checkpoints`): the same command started again after a kill resumes there |
 | `--precision` | `float32`, `mixed` (the device's), `mixed_bfloat16`, `mixed_float16` |
 | `--strategy`, `--tpu`, `--devices` | `tf.distribute` (`distribute.strategies`) |
 | `--seed` | weights of new layers, dropout, data order |
@@ -34,6 +35,7 @@ Example:
 """
 
 import argparse
+import os
 
 import keras
 
@@ -91,6 +93,8 @@ def add_training_flags(parser, schedule="epochs", require_model=False, **default
                        help="TF Serving root: <export_dir>/<export_name>/<version>/")
     group.add_argument("--export_name", help="the exported model's name")
     group.add_argument("--no_export", action="store_true", help="write no SavedModel")
+    group.add_argument("--checkpoint_dir",
+                       help="resumable checkpoints (default <output_dir>/checkpoints; removed when the run ends)")
     distribution = parser.add_argument_group("distribution (tf.distribute)")
     distribution.add_argument(
         "--strategy", default="auto", choices=STRATEGY_NAMES,
@@ -169,6 +173,26 @@ def backbone_and_tokenizer(args, **backbone_overrides):
             f"--max_seq_length {args.max_seq_length} exceeds the model's "
             f"{backbone.max_sequence_length} positions.")
     return backbone, tokenizer
+
+
+# Flags that change where results go, not what is trained: a run resumes across them.
+_NOT_IN_RUN_KEY = ("output_dir", "export_dir", "export_name", "no_export", "checkpoint_dir", "command_line",
+                   "devices", "tpu", "strategy")
+
+
+def run_key(args, **more):
+    """A string of the settings that decide a run's training (every flag but where its
+    results go), for `fine_tune_resumably`: a checkpoint resumes only the same run."""
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_IN_RUN_KEY}
+    settings.update(more)
+    return " ".join(f"{k}={v!r}" for k, v in sorted(settings.items()))
+
+
+def checkpoint_folder(args, name="checkpoints"):
+    """`--checkpoint_dir`, default `<output_dir>/<name>` (None without an output folder)."""
+    if args.checkpoint_dir:
+        return args.checkpoint_dir
+    return os.path.join(args.output_dir, name) if args.output_dir else None
 
 
 def run_with_flags(run, args):

@@ -80,9 +80,10 @@ class ResumableCheckpoint:
         steps = self.steps()
         return steps[-1] if steps else None
 
-    def save(self, step, state=None):
-        """Writes the checkpoint of `step` with the JSON-serialisable `state` dict
-        (on the chief; other workers only read their values)."""
+    def save(self, step, state=None, extra=None):
+        """Writes the checkpoint of `step` with the JSON-serialisable `state` dict and
+        `extra` arrays (`{name: list of arrays}`, e.g. the weights of a kept epoch), on
+        the chief; other workers only read their values."""
         step = int(step)
         final = os.path.join(self.directory, f"ckpt-{step:09d}")
         arrays, paths = {}, {}
@@ -90,6 +91,10 @@ class ResumableCheckpoint:
             paths[group] = [v.path for v in variables]
             for i, v in enumerate(variables):
                 arrays[f"{group}/{i:06d}"] = keras.ops.convert_to_numpy(v.value)
+        extra_counts = {name: len(values) for name, values in (extra or {}).items()}
+        for name, values in (extra or {}).items():
+            for i, value in enumerate(values):
+                arrays[f"extra/{name}/{i:06d}"] = np.asarray(value)
         if not is_chief(self.model.distribute_strategy):
             return final
         os.makedirs(self.directory, exist_ok=True)
@@ -97,7 +102,7 @@ class ResumableCheckpoint:
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
         np.savez(os.path.join(tmp, "variables.npz"), **arrays)
-        payload = dict(state or {}, step=step, variable_paths=paths)
+        payload = dict(state or {}, step=step, variable_paths=paths, extra_counts=extra_counts)
         with open(os.path.join(tmp, "state.json"), "w") as f:
             json.dump(payload, f, indent=1, default=float)
         shutil.rmtree(final, ignore_errors=True)
@@ -112,8 +117,8 @@ class ResumableCheckpoint:
         Args:
             step: the step to restore; default the newest.
 
-        Returns: the saved state dict (with `step`), or None when there is no
-        checkpoint.
+        Returns: the saved state dict (with `step`, and `extra`: the saved extra arrays
+        by name), or None when there is no checkpoint.
 
         Raises:
             ValueError: naming the checkpoint, when its variables do not match the
@@ -126,7 +131,10 @@ class ResumableCheckpoint:
         with open(os.path.join(folder, "state.json")) as f:
             state = json.load(f)
         saved_paths = state.pop("variable_paths")
+        extra_counts = state.pop("extra_counts", {})
         with np.load(os.path.join(folder, "variables.npz")) as arrays:
+            state["extra"] = {name: [arrays[f"extra/{name}/{i:06d}"] for i in range(count)]
+                              for name, count in extra_counts.items()}
             for group, variables in self._variables().items():
                 # Variables are matched by order (auto-numbered names such as
                 # `seed_generator_3` differ between processes); count and shapes must agree.

@@ -20,17 +20,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
+from keras_bert_pkg.atomic_files import atomic_path, atomic_write  # noqa: E402
+
 _NOT_SERIES = ("step", "epoch", "learning_rate")
 
 
 def write_metrics(output_dir, metrics, filename="metrics.json"):
     """Writes `metrics` (a JSON-serialisable dict) to `output_dir/filename` atomically."""
-    os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, filename)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_write(path) as f:
         json.dump(metrics, f, indent=2, sort_keys=True, default=float)
-    os.replace(tmp, path)
     return path
 
 
@@ -84,7 +83,9 @@ def plot_history(history, path, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return path

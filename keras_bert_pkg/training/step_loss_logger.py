@@ -35,6 +35,15 @@ class StepLossLogger(keras.callbacks.Callback):
         self._sum, self._seen = 0.0, 0
         self._epoch_sum = 0.0
 
+    def get_state(self):
+        """`(JSON state, arrays)` for a resumable checkpoint (taken at an epoch's end)."""
+        return {"points": self.points, "steps": self.steps, "sum": self._sum, "seen": self._seen}, []
+
+    def set_state(self, state, arrays):
+        """Restores `get_state`'s output."""
+        self.points, self.steps = list(state["points"]), list(state["steps"])
+        self._sum, self._seen = float(state["sum"]), int(state["seen"])
+
     def on_train_begin(self, logs=None):
         self._started, self._cpu = time.time(), time.process_time()
 

@@ -1,0 +1,144 @@
+"""Killed fine-tuning runs lose nothing: each recipe, stopped mid-epoch and started again
+with the same command, ends with the same dev metrics, predictions and curves as a run
+that was never stopped. In the default suite the kill is an exception raised inside
+`fit` at a chosen step; the slow test kills a recipe process with SIGKILL at a random
+moment."""
+
+import glob
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from unittest import mock
+
+import pytest
+
+from keras_bert_pkg.training.stop_after_steps import StopAfterSteps
+from tests.data.glue_layout import GLUE
+from tests.data.test_swag import EXAMPLES, write_official_swag
+from tests.recipes.test_glue_recipe import load_recipe
+from tests.test_case import PROJECT_ROOT, SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
+
+pytestmark = requires_shared_data
+
+
+class Killed(Exception):
+    """Stands for SIGKILL inside the process."""
+
+
+def _kill_at(step):
+    """Patches the step counter of `fine_tune_resumably` to raise `Killed` after `step`
+    steps of this process."""
+    original = StopAfterSteps.on_train_batch_end
+
+    def counting(self, batch, logs=None):
+        original(self, batch, logs)
+        if self.done >= step:
+            raise Killed(f"killed after {step} steps")
+    return mock.patch.object(StopAfterSteps, "on_train_batch_end", counting)
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def glue_argv(out, extra=()):
+    return ["--task", "mrpc", "--data_dir", str(GLUE), "--architecture", "bert_tiny", "--vocab", str(UNCASED_VOCAB),
+            "--epochs", "3.5", "--batch_size", "8", "--learning_rate", "3e-3", "--max_seq_length", "32",
+            "--max_train_examples", "32", "--max_eval_examples", "24", "--no_test", "--no_export",
+            "--keep_best_epoch", "--output_dir", out, *extra]
+
+
+class GlueResumeTest(TestCase):
+    def test_killed_mid_epoch_resumes_to_the_same_run(self):
+        recipe = load_recipe()
+        whole = os.path.join(self.get_temp_dir(), "whole")
+        expected = recipe.main(glue_argv(whole))
+        self.assertEqual(expected["steps"], 14)
+
+        out = os.path.join(self.get_temp_dir(), "killed")
+        with _kill_at(10), self.assertRaises(Killed):  # mid-epoch 3: epochs 1 and 2 are checkpointed
+            recipe.main(glue_argv(out))
+        self.assertFalse(os.path.exists(os.path.join(out, "metrics.json")))
+        self.assertEqual(os.listdir(os.path.join(out, "checkpoints", "seed_0")), ["ckpt-000000008"])
+        resumed = recipe.main(glue_argv(out))
+
+        for key in ("dev", "dev_per_epoch", "kept_epoch", "final_train_loss", "steps"):
+            self.assertEqual(resumed[key], expected[key], key)
+        self.assertEqual(_read(os.path.join(out, "dev_predictions.tsv")),
+                         _read(os.path.join(whole, "dev_predictions.tsv")))
+        self.assertFalse(os.path.exists(os.path.join(out, "checkpoints")))  # removed once complete
+
+    def test_a_checkpoint_of_another_run_is_refused(self):
+        recipe = load_recipe()
+        out = os.path.join(self.get_temp_dir(), "other")
+        with _kill_at(5), self.assertRaises(Killed):
+            recipe.main(glue_argv(out))
+        with self.assertRaisesRegex(ValueError, r"checkpoints/seed_0 holds the checkpoint of another run .*"
+                                                r"learning_rate=0\.003.*learning_rate=0\.001"):
+            recipe.main(glue_argv(out, ["--learning_rate", "1e-3"]))
+
+
+def _recipe_runs(tmp):
+    """`{recipe: (argv without --output_dir, compared metrics keys, compared files)}`:
+    small real-data runs of a few dozen seconds, several epochs each."""
+    swag_data = os.path.join(tmp, "swag")
+    os.makedirs(swag_data, exist_ok=True)
+    write_official_swag(os.path.join(swag_data, "train.csv"), seed=1)
+    write_official_swag(os.path.join(swag_data, "val.csv"), examples=EXAMPLES[:4], seed=2)
+    tiny = ["--architecture", "bert_tiny", "--vocab", str(UNCASED_VOCAB), "--no_export"]
+    return {
+        "glue": (["recipes/glue.py", "--task", "mrpc", "--data_dir", str(GLUE), "--epochs", "3.5", "--batch_size", "8",
+                  "--max_seq_length", "64", "--max_train_examples", "400", "--max_eval_examples", "64", "--no_test",
+                  "--keep_best_epoch", "--learning_rate", "1e-3", *tiny],
+                 ("dev", "dev_per_epoch", "kept_epoch", "final_train_loss"), ("dev_predictions.tsv",)),
+        "ner": (["recipes/ner.py", "--data_dir", str(SHARED_DATA / "ner" / "conll2003"), "--max_train_examples", "600",
+                 "--max_valid_examples", "64", "--epochs", "3", "--batch_size", "16", "--max_seq_length", "48",
+                 "--learning_rate", "1e-3", *tiny],
+                ("validation", "validation_per_epoch", "history"), ("valid_predictions.txt",)),
+        "squad": (["recipes/squad.py", "--demo_train_paragraphs", "200", "--demo_dev_paragraphs", "12",
+                   "--max_seq_length", "64", "--doc_stride", "32", "--max_query_length", "16", "--epochs", "3",
+                   "--batch_size", "16", "--eval_every_epoch", *tiny[:2], "--no_export"],
+                  ("exact_match", "f1", "per_epoch"), ("predictions.json",)),
+        "swag": (["recipes/swag.py", "--data_dir", swag_data, "--max_seq_length", "40", "--epochs", "40",
+                  "--batch_size", "4", "--learning_rate", "1e-3", *tiny],
+                 ("validation", "history", "predictions"), ()),
+    }
+
+
+@pytest.mark.slow
+class SigkillResumeTest(TestCase):
+    """Each fine-tuning recipe as a process: SIGKILL at a random moment after its first
+    checkpoint, the same command again, and the result of an uninterrupted run."""
+
+    def test_every_recipe_resumes_after_sigkill(self):
+        tmp = self.get_temp_dir()
+        rng = random.Random(0)
+        env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+        for name, (argv, keys, files) in _recipe_runs(tmp).items():
+            with self.subTest(name):
+                whole, killed = os.path.join(tmp, name, "whole"), os.path.join(tmp, name, "killed")
+                command = [sys.executable, *argv]
+                subprocess.run(command + ["--output_dir", whole], cwd=PROJECT_ROOT, env=env, check=True,
+                               capture_output=True)
+                process = subprocess.Popen(command + ["--output_dir", killed], cwd=PROJECT_ROOT, env=env,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                while not glob.glob(os.path.join(killed, "checkpoints", "**", "ckpt-*[0-9]"), recursive=True):
+                    self.assertIsNone(process.poll(), f"{name} ended before its first checkpoint")
+                    time.sleep(0.2)
+                time.sleep(rng.uniform(0.0, 3.0))
+                process.send_signal(signal.SIGKILL)
+                self.assertEqual(process.wait(), -signal.SIGKILL, f"{name} finished before the kill")
+                self.assertFalse(os.path.exists(os.path.join(killed, "metrics.json")))
+                subprocess.run(command + ["--output_dir", killed], cwd=PROJECT_ROOT, env=env, check=True,
+                               capture_output=True)
+                expected, resumed = (json.loads(_read(os.path.join(d, "metrics.json"))) for d in (whole, killed))
+                for key in keys:
+                    self.assertEqual(resumed[key], expected[key], f"{name}: {key}")
+                for filename in files:
+                    self.assertEqual(_read(os.path.join(killed, filename)), _read(os.path.join(whole, filename)))
+                self.assertFalse(os.path.exists(os.path.join(killed, "checkpoints")))
