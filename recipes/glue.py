@@ -18,6 +18,9 @@ SavedModels for TF Serving to `<export_dir>/<export_name>/<next version>/` (raw 
         --init_checkpoint ../shared/data/weights/all-MiniLM-L6-v2 \
         --epochs 1 --batch_size 32 --learning_rate 5e-5 --max_seq_length 64 \
         --output_dir runs/glue_sst2
+
+A killed run resumes after its last finished epoch when the same command is started
+again (checkpoints in `<output_dir>/checkpoints/` while it runs; `--checkpoint_dir`).
 """
 
 import argparse

@@ -9,6 +9,9 @@ spans out).
 
     python recipes/ner.py --init_checkpoint ../shared/data/weights/all-MiniLM-L6-v2 \
         --max_train_examples 4000 --epochs 1 --output_dir runs/ner
+
+A killed run resumes after its last finished epoch when the same command is started
+again (checkpoints in `<output_dir>/checkpoints/` while it runs; `--checkpoint_dir`).
 """
 
 import argparse

@@ -20,6 +20,9 @@ On real data, from a pretrained checkpoint:
 
 Writes to `--output_dir`: `predictions.json`, `nbest_predictions.json`,
 `null_odds.json` (v2.0), `metrics.json`, `training_curve.png`, `model.keras`.
+
+A killed run resumes after its last finished epoch when the same command is started
+again (checkpoints in `<output_dir>/checkpoints/` while it runs; `--checkpoint_dir`).
 """
 
 import argparse

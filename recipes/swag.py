@@ -9,6 +9,9 @@ are not part of the shared data; point `--data_dir` at a copy of github.com/rowa
 `data/`.
 
     python recipes/swag.py --data_dir swagaf/data --init_checkpoint bert_base_uncased
+
+A killed run resumes after its last finished epoch when the same command is started
+again (checkpoints in `<output_dir>/checkpoints/` while it runs; `--checkpoint_dir`).
 """
 
 import argparse
