@@ -45,13 +45,17 @@ def _remove(path):
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a temporary path beside `path`; renames it to `path` when the block ends
-    without an error, removes it otherwise.
+    without an error, removes it otherwise. (A URL such as `gs://...` is yielded as it
+    is: object stores publish an object only when its upload completes.)
 
     Raises:
         OSError: naming `path` when the write or the rename fails; the previous file at
             `path` is unchanged.
     """
     path = os.fspath(path)
+    if "://" in path:  # gs://, s3://: an object appears whole when its upload completes
+        yield path
+        return
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = _temporary_name(path)

@@ -19,6 +19,7 @@ import shutil
 
 import tensorflow as tf
 
+from keras_bert_pkg.atomic_files import atomic_path
 from keras_bert_pkg.broken_files import BrokenFileError
 
 VOCABULARY_FILE = "vocab.txt"
@@ -69,6 +70,6 @@ def write_vocabulary(vocabulary, path):
     for i, token in enumerate(tokens):
         if not isinstance(token, str) or "\n" in token or "\r" in token:
             raise ValueError(f"vocabulary entry {i} ({token!r}) is not a one-line string.")
-    with tf.io.gfile.GFile(path, "w") as f:
+    with atomic_path(path) as tmp, tf.io.gfile.GFile(tmp, "w") as f:
         f.write("".join(token + "\n" for token in tokens))
     return path

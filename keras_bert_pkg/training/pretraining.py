@@ -30,6 +30,7 @@ import os
 
 import tensorflow as tf
 
+from keras_bert_pkg.atomic_files import atomic_path, atomic_write
 from keras_bert_pkg.checkpoints.tf1 import config_from_bert_config
 from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
 from keras_bert_pkg.data.masked_lm_baseline import most_frequent_token_baseline
@@ -222,7 +223,7 @@ class HeldOutEvaluation:
         scores = self.evaluate(model)
         if is_chief(model.distribute_strategy):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            with open(self.path, "w", encoding="utf-8") as f:
+            with atomic_write(self.path) as f:
                 json.dump(scores, f, default=float)
         return scores
 
@@ -242,6 +243,7 @@ def save_pretraining_outputs(model, tokenizer, folder, metrics, title="BERT pre-
     write_metrics(folder, metrics)
     if metrics.get("history"):
         plot_history(metrics["history"], os.path.join(folder, "pretraining_curves.png"), title=title)
-    model.save(os.path.join(folder, "pretrainer.keras"))
-    model.backbone.save(os.path.join(folder, "backbone.keras"))
+    for saved, name in ((model, "pretrainer.keras"), (model.backbone, "backbone.keras")):
+        with atomic_path(os.path.join(folder, name)) as tmp:
+            saved.save(tmp)
     write_vocabulary(tokenizer.get_vocabulary(), os.path.join(folder, "vocab.txt"))
