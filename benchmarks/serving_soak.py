@@ -21,9 +21,11 @@ byte strings as `{"b64": ...}`). `--clients` threads send requests for `--second
 
 Reported after the `--warmup_seconds`: requests/s, p50 and p99 latency per model, errors
 (any request that does not come back with the signature's outputs; target 0), and the
-server's resident memory after warm-up and at the end (target: no growth).
+server's resident memory after warm-up and at the end with its least-squares trend in
+MiB a minute (target: no growth; the resident size swings by hundreds of MiB with the
+lengths in flight, so the trend is the figure to read).
 
-Command (~3 minutes on a 2-core machine):
+Command (~7 minutes on a 2-core machine):
     python benchmarks/serving_soak.py
 """
 
@@ -262,8 +264,9 @@ def main(argv=None):
     parser = common.base_parser(TITLE)  # its --repeats and --warmup do not apply here
     parser.add_argument("--size", default="minilm", help="model size (benchmarks/models.py SIZES)")
     parser.add_argument("--clients", type=int, default=8, help="client threads")
-    parser.add_argument("--seconds", type=float, default=120, help="measured seconds after the warm-up")
-    parser.add_argument("--warmup_seconds", type=float, default=30)
+    parser.add_argument("--seconds", type=float, default=300, help="measured seconds after the warm-up")
+    parser.add_argument("--warmup_seconds", type=float, default=60,
+                        help="not counted (30 s is too short for the allocator to settle at MiniLM size)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
