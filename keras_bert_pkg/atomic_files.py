@@ -13,17 +13,16 @@ Example:
 ...     _ = f.write('{"q1": "Denver Broncos"}')
 >>> open(path).read()
 '{"q1": "Denver Broncos"}'
->>> with atomic_path(path.replace(".json", ".npy")) as tmp:  # for writers that take a path
-...     np.save(tmp, np.arange(3))
+>>> with atomic_path(path.replace(".json", ".tsv")) as tmp:  # for writers that take a path
+...     with open(tmp, "w") as f:
+...         _ = f.write("index,prediction")
 >>> sorted(os.listdir(os.path.dirname(path)))
-['predictions.json', 'predictions.npy']
+['predictions.json', 'predictions.tsv']
 """
 
 import contextlib
 import os
 import shutil
-
-import numpy as np  # noqa: F401  (the doctest's writer)
 
 _TMP_MARK = ".partial-"
 

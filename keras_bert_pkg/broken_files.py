@@ -80,8 +80,9 @@ def text_lines(path, encoding="utf-8", keep_ends=False):
 def check_finite(value, name, source):
     """Raises `BrokenFileError` when the tensor `name` of `source` holds NaN or infinity."""
     value = np.asarray(value)
-    if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+    finite = np.isfinite(value) if value.dtype.kind == "f" else None
+    if finite is not None and not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
         raise BrokenFileError(f"{source}: tensor {name} holds {bad} NaN or infinite value(s) of "
                               f"{np.size(value)}; the checkpoint is corrupt or diverged.")
     return value
