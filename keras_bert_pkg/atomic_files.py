@@ -29,8 +29,8 @@ _TMP_MARK = ".partial-"
 
 def _temporary_name(path):
     folder, name = os.path.split(os.path.abspath(path))
-    stem, dot, suffix = name.rpartition(".")
-    # keep the suffix: some writers choose the format from it (.keras, .png, .npy)
+    stem, dot, suffix = name.partition(".")
+    # keep the whole suffix: some writers choose the format from it (.keras, .png, .weights.h5)
     return os.path.join(folder, f"{stem}{_TMP_MARK}{os.getpid()}{dot}{suffix}" if dot else f"{name}{_TMP_MARK}{os.getpid()}")
 
 

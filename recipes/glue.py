@@ -2,11 +2,13 @@
 
 The paper's recipe (section 4.1): AdamW (weight decay 0.01, not on LayerNorm/bias), 10%
 linear warm-up then linear decay, batch 32, learning rate 5e-5 / 3e-5 / 2e-5, dropout 0.1
-on the pooled output. Training batches are length-bucketed and padded only to their
-longest row. `--restarts N` is the paper's remedy for small data sets (section 5 /
-appendix A.3): N fine-tuning runs from the same checkpoint with other seeds (data order,
-classifier initialisation, dropout), keeping the one with the best dev score.
-`--keep_best_epoch` applies the same dev-set selection to the epochs of each run.
+on the pooled output; settings not given on the command line suit the model's size
+(`training/fine_tuning_defaults.py`: small models such as MiniLM take others). Training
+batches are length-bucketed and padded only to their longest row. `--search` is the
+paper's dev-set selection: a grid of learning rates, batch sizes, epochs and seeds
+(`--search_seeds 0,1,2` alone: random restarts), the best dev run kept, within
+`--search_budget` CPU-minutes. `--keep_best_epoch` applies the same selection to the
+epochs of each run.
 
 Writes to `--output_dir`: `metrics.json` (dev metrics as GLUE reports them, timings,
 settings), `dev_predictions.tsv` (MNLI: one per dev set), `submission/<TASK>.tsv` (GLUE
@@ -14,6 +16,7 @@ test-server files; an MNLI run also predicts `AX.tsv`), `training_curve.png`; an
 SavedModels for TF Serving to `<export_dir>/<export_name>/<next version>/` (raw text in:
 `text`, or `sentence1` + `sentence2` for pairs) and `<export_dir>/<export_name>_token_ids/`.
 
+    python recipes/glue.py --task mrpc --init_checkpoint ../shared/data/weights/all-MiniLM-L6-v2
     python recipes/glue.py --task sst2 \
         --init_checkpoint ../shared/data/weights/all-MiniLM-L6-v2 \
         --epochs 1 --batch_size 32 --learning_rate 5e-5 --max_seq_length 64 \
@@ -39,9 +42,9 @@ from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
     default_boundaries, example_lengths, num_bucketed_batches)
 from keras_bert_pkg.evaluation.glue_evaluation import (  # noqa: E402
     evaluate_glue, glue_dev_splits, glue_test_splits, predict_glue)
-from keras_bert_pkg.training.dev_selection import best_run  # noqa: E402
+from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_key, run_with_flags)
+    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
@@ -53,8 +56,7 @@ TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--task", required=True, type=str.lower, choices=TASKS)
-    add_training_flags(p, require_model=True,
-                       max_seq_length=128, batch_size=32, learning_rate=2e-5, epochs=3,
+    add_training_flags(p, require_model=True, max_seq_length=128,
                        export_dir=os.path.join(PROJECT_ROOT, "savedmodels"))
     p.add_argument("--data_dir", default=DEFAULT_DATA, help="GLUE root (SST-2/, MRPC/, ...)")
     p.add_argument("--train_split", default="train",
@@ -67,13 +69,10 @@ def parse_args(argv=None):
     p.add_argument("--max_test_examples", type=int)
     p.add_argument("--no_test", action="store_true", help="skip the test-set submission files")
     p.add_argument("--log_every", type=int, default=50, help="training-curve points every N steps")
-    p.add_argument("--restarts", type=int, default=1,
-                   help="fine-tune N times (seeds seed..seed+N-1) and keep the best dev run")
-    p.add_argument("--keep_best_epoch", action="store_true",
-                   help="keep each run's epoch with the best dev score instead of the last")
+    p.add_argument("--keep_best_epoch", action=argparse.BooleanOptionalAction,
+                   help="keep each run's epoch with the best dev score instead of the last "
+                        "(default: by the model's size, training/fine_tuning_defaults.py)")
     args = p.parse_args(argv)
-    if args.restarts < 1:
-        p.error(f"--restarts must be >= 1, got {args.restarts}")
     args.output_dir = args.output_dir or os.path.join(PROJECT_ROOT, "runs", f"glue_{args.task}")
     args.export_name = args.export_name or f"glue_{args.task}"
     return args
@@ -102,40 +101,40 @@ def run(args):
         return kb.BertClassifier(backbone, spec.num_classes, preprocessor, dropout=args.dropout)
 
     model = build_model()
-    features = kb.tokenize_to_ragged(model.preprocessor, train.features)
+    defaults = fill_fine_tuning_defaults(args, "glue", model.backbone, len(train))
+    print(f"settings for {defaults['row']}: {defaults['filled']}")
+    features = kb.tokenize_to_ragged(model.preprocessor, train.features)  # shared by every trial
     boundaries = default_boundaries(args.max_seq_length)
-    steps_per_epoch = num_bucketed_batches(example_lengths(features), args.batch_size, boundaries)
-    total_steps = round(steps_per_epoch * args.epochs)
     pad = model.preprocessor.tokenizer.pad_token_id
-    checkpoints = checkpoint_folder(args)
 
-    def fine_tune(seed):
+    def fine_tune(trial, checkpoint_dir, key):
         nonlocal model
-        if seed != args.seed:  # a restart: the same checkpoint, another seed
-            keras.utils.set_random_seed(seed)
+        if model is None or trial.seed != args.seed:  # the model built above has seed --seed
+            keras.utils.set_random_seed(trial.seed)
             model = build_model()
-        dataset = kb.bucketed_dataset(features, train.labels, args.batch_size, boundaries,
-                                      seed=seed, pad_token_id=pad).repeat()
+        steps_per_epoch = num_bucketed_batches(example_lengths(features), trial.batch_size, boundaries)
+        total_steps = round(steps_per_epoch * trial.epochs)
+        dataset = kb.bucketed_dataset(features, train.labels, trial.batch_size, boundaries,
+                                      seed=trial.seed, pad_token_id=pad).repeat()
         model.compile(optimizer=kb.create_optimizer(
-            args.learning_rate, total_steps, int(args.warmup_fraction * total_steps),
+            trial.learning_rate, total_steps, int(args.warmup_fraction * total_steps),
             weight_decay=args.weight_decay))
         logger = kb.StepLossLogger(min(args.log_every, max(total_steps // 2, 1)))
         evaluator = kb.DevEvaluator(lambda m: evaluate_glue(m, spec.name, dev_sets, args.eval_batch_size),
                                     keep_best=args.keep_best_epoch)
-        fit_started, cpu = time.time(), process_cpu_seconds()
-        fine_tune_resumably(model, dataset, steps_per_epoch, total_steps,
-                            checkpoint_dir=checkpoints and os.path.join(checkpoints, f"seed_{seed}"),
-                            callbacks=[logger, evaluator], run_key=run_key(args, seed=seed))
+        fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint_dir=checkpoint_dir,
+                            callbacks=[logger, evaluator], run_key=key)
         kept = evaluator.kept_evaluation()
-        return {"seed": seed, "score": kept["score"], "dev": kept["metrics"],
-                "final_train_loss": logger.points[-1] if logger.points else None,
-                "kept_epoch": evaluator.best_epoch, "dev_per_epoch": evaluator.history,
-                "fit_seconds_incl_dev_eval": round(time.time() - fit_started, 1),
-                "fit_cpu_seconds": round(process_cpu_seconds() - cpu, 1),
-                "model": model, "logger": logger, "evaluator": evaluator}
+        record = {"score": kept["score"], "dev": kept["metrics"], "dev_per_epoch": evaluator.history,
+                  "kept_epoch": evaluator.best_epoch, "steps": total_steps, "steps_per_epoch": steps_per_epoch,
+                  "final_train_loss": logger.points[-1] if logger.points else None,
+                  "train_loss_curve": logger.points, "train_loss_every": logger.every}
+        trained, model = model, None  # the next trial builds afresh from the checkpoint
+        return record, trained, kept
 
-    best, runs = best_run(fine_tune, [args.seed + r for r in range(args.restarts)])
-    model, evaluation = best["model"], best["evaluator"].kept_evaluation()
+    outcome = run_search(args, fine_tune, build_model)
+    best, model = outcome.best, outcome.model
+    evaluation = outcome.evaluation or evaluate_glue(model, spec.name, dev_sets, args.eval_batch_size)
     for name, split in dev_sets.items():
         filename = "dev_predictions.tsv" if len(dev_sets) == 1 else f"{split.split}_predictions.tsv"
         write_predictions(spec, split, evaluation["predictions"][name],
@@ -146,8 +145,7 @@ def run(args):
         _, predictions = predict_glue(model, spec.name, split, args.eval_batch_size)
         submissions.append(write_submission(task, split, predictions,
                                             os.path.join(args.output_dir, "submission")))
-    logger = best["logger"]
-    curve = {f"train_loss (mean of {logger.every} steps)": logger.points}
+    curve = {f"train_loss (mean of {best['train_loss_every']} steps)": best["train_loss_curve"]}
     for name, metrics in best["dev"].items():
         for key in metrics:
             if key != "score":
@@ -161,21 +159,24 @@ def run(args):
     summary = {
         "task": spec.name, "dev": best["dev"], "dev_per_epoch": best["dev_per_epoch"],
         "train_examples": len(train), "train_file": train.path, "skipped_rows": skipped,
-        "epochs": args.epochs, "steps": total_steps, "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate, "max_seq_length": args.max_seq_length,
+        **best["trial"], "steps": best["steps"], "steps_per_epoch": best["steps_per_epoch"],
+        "warmup_fraction": args.warmup_fraction, "weight_decay": args.weight_decay,
+        "max_seq_length": args.max_seq_length, "defaults": defaults,
         "precision": args.precision, "init": args.init_checkpoint or f"architecture:{args.architecture}",
-        "final_train_loss": best["final_train_loss"], "steps_per_epoch": steps_per_epoch,
-        "seed": best["seed"], "keep_best_epoch": args.keep_best_epoch, "kept_epoch": best["kept_epoch"],
-        "restarts": [{k: v for k, v in r.items() if k not in ("model", "logger", "evaluator")} for r in runs],
+        "final_train_loss": best["final_train_loss"],
+        "keep_best_epoch": args.keep_best_epoch, "kept_epoch": best["kept_epoch"],
+        "search": search_record(outcome),
         "total_seconds": round(time.time() - started, 1),
         "total_cpu_seconds": round(process_cpu_seconds() - cpu_started, 1),
         "submission_files": submissions, "savedmodel": export_path,
         "command": "python recipes/glue.py " + " ".join(args.command_line),
     }
     write_metrics(args.output_dir, summary)
+    checkpoints = checkpoint_folder(args)
     if checkpoints:  # the run is complete: the same command starts a new one
         shutil.rmtree(checkpoints, ignore_errors=True)
-    print(f"dev: {best['dev']}; total {summary['total_seconds']:.0f} s; wrote {args.output_dir}"
+    print(f"dev: {best['dev']} ({best['trial_name']}); total {summary['total_seconds']:.0f} s, "
+          f"{summary['total_cpu_seconds'] / 60:.1f} CPU-min; wrote {args.output_dir}"
           + (f", {export_path}" if export_path else ""))
     return summary
 

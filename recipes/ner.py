@@ -23,6 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
+import keras  # noqa: E402
 
 from keras_bert_pkg.atomic_files import atomic_write  # noqa: E402
 from keras_bert_pkg.data.conll import read_bio, read_conll, tag_list  # noqa: E402
@@ -30,8 +31,9 @@ from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
     FEATURE_KEYS, default_boundaries, example_lengths, num_bucketed_batches, padded_to_ragged)
 from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans  # noqa: E402
 from keras_bert_pkg.evaluation.ner_evaluation import evaluate_ner  # noqa: E402
+from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_key, run_with_flags)
+    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
@@ -41,8 +43,7 @@ DEFAULT_DATA = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data", "ne
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_training_flags(p, require_model=True,
-                       max_seq_length=128, batch_size=32, learning_rate=5e-5, epochs=3,
+    add_training_flags(p, require_model=True, max_seq_length=128,
                        output_dir=os.path.join(PROJECT_ROOT, "runs", "ner"),
                        export_dir=os.path.join(PROJECT_ROOT, "savedmodels"), export_name="ner")
     p.add_argument("--data_dir", default=DEFAULT_DATA)
@@ -71,6 +72,8 @@ def run(args):
     tags = tag_list(train + valid)
 
     backbone, tokenizer = backbone_and_tokenizer(args, dropout=args.dropout)
+    defaults = fill_fine_tuning_defaults(args, "ner", backbone)
+    print(f"settings for {defaults['row']}: {defaults['filled']}")
     aligner = TokenAligner(tokenizer, tags, sequence_length=args.max_seq_length, stride=args.stride,
                            label_all_subtokens=args.label_all_subtokens)
     encoded = padded_to_ragged(aligner.encode([s.words for s in train], [s.tags for s in train]),
@@ -78,24 +81,37 @@ def run(args):
     features = {key: encoded[key] for key in FEATURE_KEYS}
     valid_features = aligner.encode([s.words for s in valid])
     boundaries = default_boundaries(args.max_seq_length)
-    steps_per_epoch = num_bucketed_batches(example_lengths(features), args.batch_size, boundaries)
-    total_steps = max(1, round(args.epochs * steps_per_epoch))
 
-    model = kb.BertTokenClassifier(backbone, len(tags), dropout=args.dropout,
-                                   preprocessor=kb.BertPreprocessor(tokenizer, args.max_seq_length,
-                                                                    dynamic_padding=True))
-    model.compile(optimizer=kb.create_optimizer(args.learning_rate, total_steps,
-                                                int(args.warmup_fraction * total_steps),
-                                                weight_decay=args.weight_decay))
-    dataset = kb.bucketed_dataset(features, encoded["labels"], args.batch_size, boundaries,
-                                  seed=args.seed, pad_token_id=tokenizer.pad_token_id).repeat()
-    evaluator = kb.DevEvaluator(lambda m: evaluate_ner(m, aligner, valid_features,
-                                                       [s.tags for s in valid], args.batch_size))
-    logger = kb.StepLossLogger(steps_per_epoch, log=None)  # one point an epoch
-    checkpoints = checkpoint_folder(args)
-    fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint_dir=checkpoints,
-                        callbacks=[logger, evaluator], run_key=run_key(args))
-    kept = evaluator.kept_evaluation()
+    def build_model():
+        return kb.BertTokenClassifier(
+            backbone_and_tokenizer(args, dropout=args.dropout)[0], len(tags), dropout=args.dropout,
+            preprocessor=kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True))
+
+    def evaluate(m):
+        return evaluate_ner(m, aligner, valid_features, [s.tags for s in valid], args.batch_size)
+
+    def fine_tune(trial, checkpoint_dir, key):
+        keras.utils.set_random_seed(trial.seed)
+        model = build_model()
+        steps_per_epoch = num_bucketed_batches(example_lengths(features), trial.batch_size, boundaries)
+        total_steps = max(1, round(trial.epochs * steps_per_epoch))
+        model.compile(optimizer=kb.create_optimizer(trial.learning_rate, total_steps,
+                                                    int(args.warmup_fraction * total_steps),
+                                                    weight_decay=args.weight_decay))
+        dataset = kb.bucketed_dataset(features, encoded["labels"], trial.batch_size, boundaries,
+                                      seed=trial.seed, pad_token_id=tokenizer.pad_token_id).repeat()
+        evaluator = kb.DevEvaluator(evaluate)
+        logger = kb.StepLossLogger(steps_per_epoch, log=None)  # one point an epoch
+        fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint_dir=checkpoint_dir,
+                            callbacks=[logger, evaluator], run_key=key)
+        kept = evaluator.kept_evaluation()
+        record = {"score": kept["score"], "validation": kept["metrics"],
+                  "validation_per_epoch": evaluator.history, "loss": logger.points}
+        return record, model, kept
+
+    outcome = run_search(args, fine_tune, build_model)
+    best = outcome.best
+    kept = outcome.evaluation or evaluate(outcome.model)
     scores, predicted = kept["metrics"], kept["predicted"]
 
     with atomic_write(os.path.join(args.output_dir, "valid_predictions.txt")) as f:
@@ -103,7 +119,7 @@ def run(args):
             for word, gold, tag in zip(sentence.words, sentence.tags, tags_out):
                 f.write(f"{word} {gold} {tag}\n")
             f.write("\n")
-    curve = {"loss": logger.points, "val_entity_f1": [m["f1"] for m in evaluator.history]}
+    curve = {"loss": best["loss"], "val_entity_f1": [m["f1"] for m in best["validation_per_epoch"]]}
     plot_history(curve, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"NER fine-tuning ({args.init_checkpoint or args.architecture})")
     metrics = {
@@ -113,16 +129,18 @@ def run(args):
                  "train_sentences": len(train), "valid_sentences": len(valid),
                  "train_windows": len(example_lengths(features)),
                  "valid_windows": int(len(valid_features["token_ids"]))},
-        "args": vars(args), "validation": scores, "validation_per_epoch": evaluator.history,
-        "history": {"loss": logger.points},
+        "args": vars(args), "defaults": defaults, "trial": best["trial"], "search": search_record(outcome),
+        "validation": scores, "validation_per_epoch": best["validation_per_epoch"],
+        "history": {"loss": best["loss"]},
         "example": {"words": valid[0].words, "gold": valid[0].tags, "predicted": predicted[0],
                     "entities": entity_spans(predicted[0], valid[0].words)},
     }
     if not args.no_export:  # raw text in: word tags + entity spans
-        metrics["export"] = kb.export_model(model, args.export_dir, args.export_name, labels=tags).path
+        metrics["export"] = kb.export_model(outcome.model, args.export_dir, args.export_name, labels=tags).path
     metrics["total_seconds"] = time.time() - started
     metrics["total_cpu_seconds"] = process_cpu_seconds() - cpu_started
     write_metrics(args.output_dir, metrics)
+    checkpoints = checkpoint_folder(args)
     if checkpoints:  # the run is complete: the same command starts a new one
         shutil.rmtree(checkpoints, ignore_errors=True)
     print(f"validation entity precision {scores['precision']:.4f} recall {scores['recall']:.4f} "

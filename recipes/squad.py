@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
+import keras  # noqa: E402
 
 from keras_bert_pkg.atomic_files import atomic_path  # noqa: E402
 from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
@@ -44,8 +45,9 @@ from keras_bert_pkg.data.squad_features import (  # noqa: E402
     convert_examples_to_features, squad_labels, squad_ragged_features)
 from keras_bert_pkg.data.squad_postprocessing import write_squad_predictions  # noqa: E402
 from keras_bert_pkg.evaluation.squad_evaluation import evaluate_squad_model  # noqa: E402
+from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_key, run_with_flags)
+    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 from squad_demo import write_squad_demo  # noqa: E402
@@ -56,9 +58,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (bert_tiny with 4 heads instead of 2 learns it markedly better at the same cost.)
 DEMO = dict(architecture="bert_tiny", num_heads=4, max_seq_length=128, doc_stride=64,
             max_query_length=32, epochs=3, batch_size=16, learning_rate=1e-3, dropout=0.0)
-# Fine-tuning a pretrained checkpoint (the paper's SQuAD settings).
-REAL = dict(max_seq_length=384, doc_stride=128, max_query_length=64, epochs=2.0, batch_size=32,
-            learning_rate=5e-5)
+# Real data: settings that suit the model's size (training/fine_tuning_defaults.py), filled in `run`.
 
 
 def parse_args(argv=None):
@@ -89,7 +89,7 @@ def parse_args(argv=None):
     args.demo = args.train_file is None
     if args.demo and not args.init_checkpoint and not args.architecture:
         args.architecture, args.num_heads = DEMO["architecture"], args.num_heads or DEMO["num_heads"]
-    for key, value in (DEMO if args.demo else REAL).items():
+    for key, value in (DEMO if args.demo else {}).items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     if args.num_heads and not args.architecture:
@@ -115,9 +115,13 @@ def run(args):
         args.vocab = args.vocab or paths["vocab"]
     overrides = {} if args.dropout is None else {"dropout": args.dropout}
     if args.architecture:
-        overrides.update(max_sequence_length=max(args.max_seq_length, 8),
-                         **({"num_heads": args.num_heads} if args.num_heads else {}))
+        if args.max_seq_length:
+            overrides["max_sequence_length"] = max(args.max_seq_length, 8)
+        if args.num_heads:
+            overrides["num_heads"] = args.num_heads
     backbone, tokenizer = backbone_and_tokenizer(args, **overrides)
+    defaults = fill_fine_tuning_defaults(args, f"squad{args.version}", backbone)
+    print(f"settings for {defaults['row']}: {defaults['filled']}")
 
     train_examples = read_squad_examples(args.train_file, is_training=True, version_2_with_negative=v2)
     train_examples = train_examples[: args.max_train_examples]
@@ -128,18 +132,12 @@ def run(args):
     dev_features = convert_examples_to_features(dev_examples, tokenizer, **windows)
     print(f"Train: {len(train_examples)} questions → {len(train_features)} features; "
           f"dev: {len(dev_examples)} questions → {len(dev_features)} features")
-
-    model = kb.BertSpanLabeler(backbone, kb.BertPreprocessor(tokenizer, args.max_seq_length,
-                                                             dynamic_padding=True))
-    features = squad_ragged_features(train_features)
+    features = squad_ragged_features(train_features)  # shared by every trial
     boundaries = default_boundaries(args.max_seq_length)
-    steps_per_epoch = num_bucketed_batches(example_lengths(features), args.batch_size, boundaries)
-    total_steps = max(1, round(args.epochs * steps_per_epoch))
-    model.compile(optimizer=kb.create_optimizer(args.learning_rate, total_steps,
-                                                int(args.warmup_fraction * total_steps),
-                                                weight_decay=args.weight_decay))
-    dataset = kb.bucketed_dataset(features, squad_labels(train_features), args.batch_size, boundaries,
-                                  seed=args.seed, pad_token_id=tokenizer.pad_token_id).repeat()
+
+    def build_model():
+        return kb.BertSpanLabeler(backbone_and_tokenizer(args, **overrides)[0],
+                                  kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True))
 
     def evaluate(m):
         return evaluate_squad_model(
@@ -148,19 +146,35 @@ def run(args):
             max_answer_length=args.max_answer_length,
             null_score_diff_threshold=args.null_score_diff_threshold or 0.0)
 
-    logger = kb.StepLossLogger(max(1, total_steps // 10))
-    evaluator = kb.DevEvaluator(evaluate) if args.eval_every_epoch else None
-    print(f"Training {total_steps} steps (batch {args.batch_size}, {args.epochs} epochs, "
-          f"lr {args.learning_rate}, precision {args.precision})")
-    train_started, train_cpu = time.time(), process_cpu_seconds()
-    checkpoints = checkpoint_folder(args)
-    fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint_dir=checkpoints,
-                        callbacks=[logger] + ([evaluator] if evaluator else []), run_key=run_key(args))
-    train_seconds, train_cpu_seconds = time.time() - train_started, process_cpu_seconds() - train_cpu
+    def fine_tune(trial, checkpoint_dir, key):
+        keras.utils.set_random_seed(trial.seed)
+        model = build_model()
+        steps_per_epoch = num_bucketed_batches(example_lengths(features), trial.batch_size, boundaries)
+        total_steps = max(1, round(trial.epochs * steps_per_epoch))
+        model.compile(optimizer=kb.create_optimizer(trial.learning_rate, total_steps,
+                                                    int(args.warmup_fraction * total_steps),
+                                                    weight_decay=args.weight_decay))
+        dataset = kb.bucketed_dataset(features, squad_labels(train_features), trial.batch_size, boundaries,
+                                      seed=trial.seed, pad_token_id=tokenizer.pad_token_id).repeat()
+        logger = kb.StepLossLogger(max(1, total_steps // 10))
+        evaluator = kb.DevEvaluator(evaluate) if args.eval_every_epoch else None
+        print(f"Training {total_steps} steps (batch {trial.batch_size}, {trial.epochs:g} epochs, "
+              f"lr {trial.learning_rate:g}, precision {args.precision})")
+        train_started, train_cpu = time.time(), process_cpu_seconds()
+        fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint_dir=checkpoint_dir,
+                            callbacks=[logger] + ([evaluator] if evaluator else []), run_key=key)
+        train_seconds, train_cpu_seconds = time.time() - train_started, process_cpu_seconds() - train_cpu
+        predict_started = time.time()
+        result = evaluator.kept_evaluation() if evaluator else evaluate(model)
+        record = {"score": result["score"], "metrics": result["metrics"], "loss": logger.points,
+                  "per_epoch": evaluator.history if evaluator else [], "steps_per_epoch": steps_per_epoch,
+                  "train_steps": int(model.optimizer.iterations.numpy()), "train_seconds": train_seconds,
+                  "train_cpu_seconds": train_cpu_seconds, "predict_seconds": time.time() - predict_started}
+        return record, model, result
 
-    predict_started = time.time()
-    result = evaluator.kept_evaluation() if evaluator else evaluate(model)
-    predict_seconds = time.time() - predict_started
+    outcome = run_search(args, fine_tune, build_model)
+    best, model = outcome.best, outcome.model
+    result = outcome.evaluation or evaluate(model)
     write_squad_predictions(args.output_dir, result["predictions"], result["nbest"],
                             result["null_odds"] if v2 else None)
     with atomic_path(os.path.join(args.output_dir, "model.keras")) as tmp:
@@ -180,17 +194,17 @@ def run(args):
     metrics = dict(scores, version=args.version, demo=args.demo, train_file=args.train_file,
                    predict_file=args.predict_file, train_questions=len(train_examples),
                    train_features=len(train_features), dev_questions=len(dev_examples),
-                   dev_features=len(dev_features), steps_per_epoch=steps_per_epoch,
-                   train_steps=int(model.optimizer.iterations.numpy()),
-                   train_seconds=train_seconds, train_cpu_seconds=train_cpu_seconds,
-                   predict_seconds=predict_seconds, export_path=export_path,
-                   per_epoch=evaluator.history if evaluator else [],
+                   dev_features=len(dev_features), export_path=export_path,
+                   **{k: best[k] for k in ("steps_per_epoch", "train_steps", "train_seconds",
+                                           "train_cpu_seconds", "predict_seconds", "per_epoch")},
+                   trial=best["trial"], defaults=defaults, search=search_record(outcome),
                    wall_seconds=time.time() - started, cpu_seconds=process_cpu_seconds() - cpu_started,
                    args=vars(args))
     write_metrics(args.output_dir, metrics)
+    checkpoints = checkpoint_folder(args)
     if checkpoints:  # the run is complete: the same command starts a new one
         shutil.rmtree(checkpoints, ignore_errors=True)
-    plot_history({"loss": logger.points}, os.path.join(args.output_dir, "training_curve.png"),
+    plot_history({"loss": best["loss"]}, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"SQuAD v{args.version}")
     print(f"SQuAD v{args.version}: EM {scores['exact_match']:.3f}  F1 {scores['f1']:.3f}"
           + (f"  (best F1 {scores['best_f1']:.3f} at null threshold {scores['best_f1_thresh']:.3f})"
@@ -198,8 +212,8 @@ def run(args):
     if export_path:
         print(f"SavedModel: {export_path}")
     print(f"Time: {metrics['wall_seconds']:.0f} s wall, {metrics['cpu_seconds']:.0f} s CPU "
-          f"(training {train_seconds:.0f} s wall / {train_cpu_seconds:.0f} s CPU, "
-          f"prediction {predict_seconds:.0f} s wall)")
+          f"(training {best['train_seconds']:.0f} s wall / {best['train_cpu_seconds']:.0f} s CPU, "
+          f"prediction {best['predict_seconds']:.0f} s wall)")
     return metrics
 
 

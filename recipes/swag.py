@@ -23,12 +23,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_bert_pkg.data.swag import read_swag, swag_features  # noqa: E402
+from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_key, run_with_flags)
+    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
@@ -37,8 +39,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_training_flags(p, require_model=True,
-                       max_seq_length=128, batch_size=16, learning_rate=2e-5, epochs=3,
+    add_training_flags(p, require_model=True, max_seq_length=128,
                        output_dir=os.path.join(PROJECT_ROOT, "runs", "swag"),
                        export_dir=os.path.join(PROJECT_ROOT, "savedmodels"), export_name="swag")
     p.add_argument("--data_dir", required=True, help="folder with the SWAG CSV files")
@@ -65,30 +66,44 @@ def run(args):
     if train_y is None:
         raise SystemExit(f"{args.train_file} has examples without a label.")
 
-    model = kb.BertMultipleChoice(backbone, train_x["token_ids"].shape[1], preprocessor,
-                                  dropout=args.dropout)
-    steps_per_epoch = -(-len(train_y) // args.batch_size)
-    steps = max(1, round(args.epochs * steps_per_epoch))
-    model.compile(optimizer=kb.create_optimizer(args.learning_rate, steps,
-                                                int(args.warmup_fraction * steps),
-                                                weight_decay=args.weight_decay))
-    dataset = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(
-        len(train_y), seed=args.seed).batch(args.batch_size).repeat()
+    defaults = fill_fine_tuning_defaults(args, "swag", backbone)
+    print(f"settings for {defaults['row']}: {defaults['filled']}")
+
+    def build_model():
+        return kb.BertMultipleChoice(backbone_and_tokenizer(args, dropout=args.dropout)[0],
+                                     train_x["token_ids"].shape[1], preprocessor, dropout=args.dropout)
 
     def evaluate(m):
         predicted = m.predict(valid_x, batch_size=args.batch_size, verbose=0).argmax(-1)
         accuracy = float(np.mean(predicted == valid_y)) if valid_y is not None else float("nan")
         return {"score": accuracy, "metrics": {"accuracy": accuracy}, "predicted": predicted}
 
-    logger = kb.StepLossLogger(steps_per_epoch, log=None)  # one point an epoch
-    evaluator = kb.DevEvaluator(evaluate)
-    checkpoints = checkpoint_folder(args)
-    fine_tune_resumably(model, dataset, steps_per_epoch, steps, checkpoint_dir=checkpoints,
-                        callbacks=[logger, evaluator], run_key=run_key(args))
-    predicted = evaluator.kept_evaluation()["predicted"]
-    history = {"loss": logger.points, "val_accuracy": [m["accuracy"] for m in evaluator.history]}
+    def fine_tune(trial, checkpoint_dir, key):
+        keras.utils.set_random_seed(trial.seed)
+        model = build_model()
+        steps_per_epoch = -(-len(train_y) // trial.batch_size)
+        steps = max(1, round(trial.epochs * steps_per_epoch))
+        model.compile(optimizer=kb.create_optimizer(trial.learning_rate, steps,
+                                                    int(args.warmup_fraction * steps),
+                                                    weight_decay=args.weight_decay))
+        dataset = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(
+            len(train_y), seed=trial.seed).batch(trial.batch_size).repeat()
+        logger = kb.StepLossLogger(steps_per_epoch, log=None)  # one point an epoch
+        evaluator = kb.DevEvaluator(evaluate)
+        fine_tune_resumably(model, dataset, steps_per_epoch, steps, checkpoint_dir=checkpoint_dir,
+                            callbacks=[logger, evaluator], run_key=key)
+        kept = evaluator.kept_evaluation()
+        record = {"score": kept["score"], "loss": logger.points,
+                  "val_accuracy": [m["accuracy"] for m in evaluator.history]}
+        return record, model, kept
+
+    outcome = run_search(args, fine_tune, build_model)
+    best, model = outcome.best, outcome.model
+    predicted = (outcome.evaluation or evaluate(model))["predicted"]
+    history = {"loss": best["loss"], "val_accuracy": best["val_accuracy"]}
     metrics = {
         "task": "swag", "model": args.init_checkpoint or args.architecture, "args": vars(args),
+        "defaults": defaults, "trial": best["trial"], "search": search_record(outcome),
         "data": {"train": os.path.join(args.data_dir, args.train_file),
                  "valid": os.path.join(args.data_dir, args.valid_file),
                  "train_examples": len(train), "valid_examples": len(valid)},
@@ -105,6 +120,7 @@ def run(args):
     metrics["total_seconds"] = time.time() - started
     metrics["total_cpu_seconds"] = process_cpu_seconds() - cpu_started
     write_metrics(args.output_dir, metrics)
+    checkpoints = checkpoint_folder(args)
     if checkpoints:  # the run is complete: the same command starts a new one
         shutil.rmtree(checkpoints, ignore_errors=True)
     if "validation" in metrics:

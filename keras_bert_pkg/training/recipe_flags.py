@@ -18,6 +18,10 @@ way:
 | `--precision` | `float32`, `mixed` (the device's), `mixed_bfloat16`, `mixed_float16` |
 | `--strategy`, `--tpu`, `--devices` | `tf.distribute` (`distribute.strategies`) |
 | `--seed` | weights of new layers, dropout, data order |
+| `--search`, `--search_learning_rates`, `--search_batch_sizes`, `--search_epochs`, `--search_seeds`, `--search_budget` | fine-tuning: the paper's dev-set selection over a grid (`hyperparameter_search`), within a CPU-minute budget |
+
+Fine-tuning flags left out (learning rate, batch size, epochs, warm-up, weight decay) take
+the values that suit the model's size (`fine_tuning_defaults`).
 
 A recipe adds them with `add_training_flags`, then calls `setup_from_flags` first in
 `main` and builds its model from `backbone_and_tokenizer(args)` inside `strategy.scope()`;
@@ -47,6 +51,7 @@ from keras_bert_pkg.distribute.strategy_info import describe_strategy, is_chief,
 from keras_bert_pkg.models.bert_architectures import BACKBONE_ARCHITECTURES
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
+from keras_bert_pkg.training.hyperparameter_search import PAPER_GRID, search, trial_grid
 from keras_bert_pkg.training.precision import PRECISIONS, set_precision
 
 
@@ -80,9 +85,10 @@ def add_training_flags(parser, schedule="epochs", require_model=False, **default
         group.add_argument("--epochs", type=float, help="training epochs (may be fractional)")
     else:
         group.add_argument("--steps", type=int, help="training steps")
-    group.add_argument("--warmup_fraction", type=float, default=0.1,
+    fine_tuning = schedule == "epochs"  # fine-tuning: left-out settings suit the model's size
+    group.add_argument("--warmup_fraction", type=float, default=None if fine_tuning else 0.1,
                        help="share of the steps with linear warm-up")
-    group.add_argument("--weight_decay", type=float, default=0.01,
+    group.add_argument("--weight_decay", type=float, default=None if fine_tuning else 0.01,
                        help="decoupled weight decay (not on LayerNorm and biases)")
     group.add_argument("--max_train_examples", type=int, help="train on the first N examples")
     group.add_argument("--seed", type=int, default=0)
@@ -95,6 +101,8 @@ def add_training_flags(parser, schedule="epochs", require_model=False, **default
     group.add_argument("--no_export", action="store_true", help="write no SavedModel")
     group.add_argument("--checkpoint_dir",
                        help="resumable checkpoints (default <output_dir>/checkpoints; removed when the run ends)")
+    if fine_tuning:
+        _add_search_flags(parser)
     distribution = parser.add_argument_group("distribution (tf.distribute)")
     distribution.add_argument(
         "--strategy", default="auto", choices=STRATEGY_NAMES,
@@ -106,6 +114,80 @@ def add_training_flags(parser, schedule="epochs", require_model=False, **default
     distribution.add_argument("--per_replica_batch_size", type=int,
                               help="batch per replica; sets the global batch to this x replicas")
     parser.set_defaults(**defaults)
+
+
+def _list_of(kind):
+    def parse(text):
+        try:
+            values = [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}")
+        return values
+    return parse
+
+
+def _add_search_flags(parser):
+    group = parser.add_argument_group(
+        "hyperparameter search (the paper's dev-set selection; any --search_* list turns it on)")
+    grid = "; ".join(f"{k.replace('_', ' ')} {','.join(f'{v:g}' for v in vs)}" for k, vs in PAPER_GRID.items())
+    group.add_argument("--search", action="store_true",
+                       help=f"fine-tune over the paper's grid ({grid}) and keep the best dev run")
+    group.add_argument("--search_learning_rates", type=_list_of(float), help="e.g. 5e-5,3e-5,2e-5")
+    group.add_argument("--search_batch_sizes", type=_list_of(int), help="e.g. 16,32")
+    group.add_argument("--search_epochs", type=_list_of(float), help="e.g. 2,3,4")
+    group.add_argument("--search_seeds", type=_list_of(int),
+                       help="random restarts, e.g. 0,1,2 (default: --seed)")
+    group.add_argument("--search_budget", type=float,
+                       help="CPU-minutes: no trial starts once they are spent (or would be)")
+
+
+def search_trials(args):
+    """The search's `Trial`s from the flags: each `--search_*` list as given; a grid
+    dimension not given is the paper's with `--search`, else the single flag's value
+    (`--learning_rate`, ...), so no search flag at all gives one trial."""
+    seeds = args.search_seeds or [args.seed]
+    grid = {}
+    for dimension, single in (("learning_rates", "learning_rate"), ("batch_sizes", "batch_size"),
+                              ("epochs", "epochs")):
+        given = getattr(args, f"search_{dimension}")
+        grid[dimension] = given or (PAPER_GRID[dimension] if args.search else [getattr(args, single)])
+    return trial_grid(seeds=seeds, **grid)
+
+
+def run_search(args, fine_tune, build_model=None):
+    """Fine-tunes the flags' trials (`search_trials`) and keeps the best on dev
+    (`hyperparameter_search.search`), resumable in `checkpoint_folder(args)`.
+
+    Args:
+        args: the parsed flags.
+        fine_tune: `(trial, checkpoint_dir, run_key) -> (record, model, evaluation)`: one
+            fine-tuning run (`fine_tune_resumably` with that folder and key).
+        build_model: `() -> model`, to restore the best weights of a search that finished
+            before a kill.
+
+    Returns: the `SearchOutcome`.
+    """
+    trials = search_trials(args)
+    folder = checkpoint_folder(args)
+    fixed = {"learning_rate": None, "batch_size": None, "epochs": None, "seed": None}
+
+    def one(trial):
+        # one trial checkpoints where a plain run does; a search gives each its own folder
+        trial_folder = folder and (folder if len(trials) == 1 else os.path.join(folder, trial.name))
+        return fine_tune(trial, trial_folder, run_key(args, **trial.as_dict()))
+
+    budget = None if args.search_budget is None else 60.0 * args.search_budget
+    return search(one, trials, folder=folder, key=run_key(args, **fixed), budget_cpu_seconds=budget,
+                  build_model=build_model)
+
+
+def search_record(outcome):
+    """The search's part of `metrics.json`: every trial's record, the best one, and
+    the trials the budget left out."""
+    return {"best_trial": outcome.best["trial_name"], "trials": outcome.runs,
+            "not_run": outcome.not_run, "cpu_seconds": outcome.cpu_seconds}
 
 
 def setup_from_flags(args, private_dirs=("output_dir", "export_dir"), log=print):
@@ -177,7 +259,7 @@ def backbone_and_tokenizer(args, **backbone_overrides):
 
 # Flags that change where results go, not what is trained: a run resumes across them.
 _NOT_IN_RUN_KEY = ("output_dir", "export_dir", "export_name", "no_export", "checkpoint_dir", "command_line",
-                   "devices", "tpu", "strategy")
+                   "devices", "tpu", "strategy", "search_budget")
 
 
 def run_key(args, **more):

@@ -111,22 +111,26 @@ class GlueRecipeTest(TestCase):
             else:
                 self.assertFalse(os.path.exists(os.path.join(out, "submission")))
 
-    def test_restarts_keep_the_best_dev_run(self):
-        """--restarts 3 on real MRPC: three seeds from the same checkpoint, the best dev run
-        kept (its predictions written), its seed-0 run identical to a plain run."""
+    def test_search_seeds_keep_the_best_dev_run(self):
+        """--search_seeds 0,1,2 on real MRPC (the paper's random restarts): three seeds from
+        the same checkpoint, the best dev run kept (its predictions written), its seed-0
+        run identical to a plain run."""
         train, dev = 24, 24
         _, plain = self.run_task("mrpc", train=train, dev=dev, extra=("--no_test",))
-        out, summary = self.run_task("mrpc", train=train, dev=dev, extra=("--no_test", "--restarts", "3"))
-        runs = summary["restarts"]
-        self.assertEqual([r["seed"] for r in runs], [0, 1, 2])
-        self.assertEqual(runs[0]["dev"], plain["dev"])  # restart 0 is the plain run
+        out, summary = self.run_task("mrpc", train=train, dev=dev, extra=("--no_test", "--search_seeds", "0,1,2"))
+        runs = summary["search"]["trials"]
+        self.assertEqual([r["trial"]["seed"] for r in runs], [0, 1, 2])
+        self.assertEqual(runs[0]["dev"], plain["dev"])  # seed 0 is the plain run
         scores = [r["dev"]["mrpc"]["score"] for r in runs]
         best = runs[int(np.argmax(scores))]
-        self.assertEqual(summary["seed"], best["seed"])
+        self.assertEqual(summary["seed"], best["trial"]["seed"])
+        self.assertEqual(summary["search"]["best_trial"], best["trial_name"])
         self.assertEqual(summary["dev"], best["dev"])
+        self.assertTrue(all(r["cpu_seconds"] > 0 for r in runs))
         self.check_dev_scores("mrpc", out, summary)  # the written predictions are the kept run's
-        with self.assertRaises(SystemExit):
-            self.recipe.parse_args(["--task", "mrpc", "--architecture", "bert_tiny", "--restarts", "0"])
+        for bad in ("0,x", ","):
+            with self.assertRaises(SystemExit):
+                self.recipe.parse_args(["--task", "mrpc", "--architecture", "bert_tiny", "--search_seeds", bad])
 
     def test_keep_best_epoch(self):
         """--keep_best_epoch on real MRPC: the epoch with the best dev score is kept, and the
@@ -148,9 +152,10 @@ class GlueRecipeTest(TestCase):
         dev = read_glue("mrpc", GLUE, "dev").subset(24)
         logits = served(sentence1=tf.constant(dev.texts[0]), sentence2=tf.constant(dev.texts[1]))["logits"]
         self.assertAllClose(logits.numpy(), [[float(v) for v in r[3:]] for r in rows], atol=1e-4)
-        # Without the flag the last epoch is kept.
+        # With --no-keep_best_epoch (a small model on small data keeps the best by default)
+        # the last epoch is kept.
         _, last = self.run_task("mrpc", train=32, dev=24, extra=(
-            "--no_test", "--epochs", "4", "--learning_rate", "3e-3"))
+            "--no_test", "--epochs", "4", "--learning_rate", "3e-3", "--no-keep_best_epoch"))
         self.assertEqual(last["kept_epoch"], 4)
         self.assertEqual(last["dev"], last["dev_per_epoch"][-1])
         self.assertEqual(last["dev_per_epoch"], summary["dev_per_epoch"])  # same run otherwise

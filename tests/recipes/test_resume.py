@@ -64,7 +64,7 @@ class GlueResumeTest(TestCase):
         with _kill_at(10), self.assertRaises(Killed):  # mid-epoch 3: epochs 1 and 2 are checkpointed
             recipe.main(glue_argv(out))
         self.assertFalse(os.path.exists(os.path.join(out, "metrics.json")))
-        self.assertEqual(os.listdir(os.path.join(out, "checkpoints", "seed_0")), ["ckpt-000000008"])
+        self.assertEqual(os.listdir(os.path.join(out, "checkpoints")), ["ckpt-000000008"])
         resumed = recipe.main(glue_argv(out))
 
         for key in ("dev", "dev_per_epoch", "kept_epoch", "final_train_loss", "steps"):
@@ -78,9 +78,53 @@ class GlueResumeTest(TestCase):
         out = os.path.join(self.get_temp_dir(), "other")
         with _kill_at(5), self.assertRaises(Killed):
             recipe.main(glue_argv(out))
-        with self.assertRaisesRegex(ValueError, r"checkpoints/seed_0 holds the checkpoint of another run .*"
+        with self.assertRaisesRegex(ValueError, r"checkpoints holds the checkpoint of another run .*"
                                                 r"learning_rate=0\.003.*learning_rate=0\.001"):
             recipe.main(glue_argv(out, ["--learning_rate", "1e-3"]))
+
+
+def _kill_after_total(steps):
+    """Like `_kill_at`, counting the steps of every `fit` of this process together (a
+    search runs one `fit` per trial)."""
+    original, done = StopAfterSteps.on_train_batch_end, [0]
+
+    def counting(self, batch, logs=None):
+        original(self, batch, logs)
+        done[0] += 1
+        if done[0] >= steps:
+            raise Killed(f"killed after {steps} steps")
+    return mock.patch.object(StopAfterSteps, "on_train_batch_end", counting)
+
+
+class SearchResumeTest(TestCase):
+    def test_a_killed_search_resumes_to_the_same_choice(self):
+        """A grid of 2 learning rates x 2 seeds on real MRPC, killed inside the third
+        trial and started again: the finished trials are not run again, the third resumes
+        from its epoch checkpoint, and the search ends as an uninterrupted one (every
+        trial's dev scores, the kept trial, the written predictions)."""
+        recipe = load_recipe()
+        grid = ["--search_learning_rates", "3e-3,1e-3", "--search_seeds", "0,1", "--epochs", "2"]
+        whole = os.path.join(self.get_temp_dir(), "whole")
+        expected = recipe.main(glue_argv(whole, grid))
+        trials = expected["search"]["trials"]
+        self.assertLen(trials, 4)
+        steps = trials[0]["steps"]
+
+        out = os.path.join(self.get_temp_dir(), "killed")
+        with _kill_after_total(2 * steps + steps // 2 + 1), self.assertRaises(Killed):  # mid trial 3, epoch 2
+            recipe.main(glue_argv(out, grid))
+        saved = os.listdir(os.path.join(out, "checkpoints"))
+        self.assertIn("search.json", saved)
+        self.assertIn("best.weights.h5", saved)
+        resumed = recipe.main(glue_argv(out, grid))
+        keys = ("trial_name", "score", "dev", "dev_per_epoch", "kept_epoch", "final_train_loss")
+        self.assertEqual([{k: t[k] for k in keys} for t in resumed["search"]["trials"]],
+                         [{k: t[k] for k in keys} for t in trials])
+        self.assertEqual(resumed["search"]["best_trial"], expected["search"]["best_trial"])
+        self.assertEqual(resumed["dev"], expected["dev"])
+        self.assertEqual(_read(os.path.join(out, "dev_predictions.tsv")),
+                         _read(os.path.join(whole, "dev_predictions.tsv")))
+        self.assertFalse(os.path.exists(os.path.join(out, "checkpoints")))
 
 
 def _recipe_runs(tmp):

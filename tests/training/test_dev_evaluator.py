@@ -1,10 +1,9 @@
-"""DevEvaluator, StepLossLogger, StopAfterSteps and best_run on a model with known losses."""
+"""DevEvaluator, StepLossLogger and StopAfterSteps on a model with known losses."""
 
 import keras
 import numpy as np
 
 from keras_bert_pkg.training.dev_evaluator import DevEvaluator
-from keras_bert_pkg.training.dev_selection import best_run
 from keras_bert_pkg.training.step_loss_logger import StepLossLogger
 from keras_bert_pkg.training.stop_after_steps import StopAfterSteps
 from tests.test_case import TestCase
@@ -58,9 +57,3 @@ class CallbacksTest(TestCase):
         self.assertEqual(int(model.optimizer.iterations), 5)  # 3 steps an epoch: stopped mid-epoch 2
         self.assertEqual(logger.steps, [2, 4])
         self.assertAllClose(logger.points, [np.mean(losses[0:2]), np.mean(losses[2:4])], atol=1e-5)
-
-    def test_best_run_keeps_the_first_best(self):
-        best, runs = best_run(lambda seed: {"score": [0.5, 0.7, 0.7][seed], "seed": seed}, [0, 1, 2],
-                              log=None)
-        self.assertEqual(best["seed"], 1)
-        self.assertEqual([r["seed"] for r in runs], [0, 1, 2])
