@@ -11,6 +11,7 @@ import dataclasses
 
 from keras_bert_pkg.atomic_files import atomic_write
 from keras_bert_pkg.broken_files import BrokenFileError, text_lines
+from keras_bert_pkg.data.tagging_schemes import SCHEMES, check_tag, to_iob2
 
 
 @dataclasses.dataclass
@@ -50,16 +51,17 @@ def iob1_to_iob2(tags):
     return out
 
 
-def _check_tag(tag, path, line_number):
-    if tag == "O" or (len(tag) > 2 and tag[:2] in ("B-", "I-")):
+def _check_tag(tag, path, line_number, scheme):
+    if check_tag(tag, scheme):
         return
+    prefixes = ", ".join(f"'{p}-TYPE'" for p in SCHEMES[scheme])
     raise BrokenFileError(
-        f"{path}:{line_number}: tag {tag!r} is not a BIO tag (expected 'O', 'B-TYPE' or "
-        "'I-TYPE')."
+        f"{path}:{line_number}: tag {tag!r} is not a {'BIO' if scheme == 'iob2' else scheme.upper()} "
+        f"tag (expected 'O', {prefixes})."
     )
 
 
-def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="utf-8"):
+def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="utf-8", scheme="iob2"):
     """Reads a CoNLL-style column file (or a BIO file) into `TaggedSentence`s.
 
     Blank lines end sentences; `-DOCSTART-` lines end documents (and sentences). Columns
@@ -72,6 +74,8 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
         tag_column: column of the tag (-1, the last, in CoNLL-2003 and BIO files).
         convert_iob1: convert IOB1 tags to IOB2 (a no-op on IOB2 files).
         encoding: the file's text encoding.
+        scheme: the file's tags: `"iob2"` (or IOB1), `"bmes"` or `"bioes"`
+            (`data.tagging_schemes`); the sentences' tags are IOB2 in every case.
 
     Returns:
         A list of `TaggedSentence`.
@@ -101,7 +105,10 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
     def flush():
         nonlocal words, tags
         if words:
-            fixed = iob1_to_iob2(tags) if convert_iob1 else tags
+            if scheme != "iob2":
+                fixed = to_iob2(tags, scheme)
+            else:
+                fixed = iob1_to_iob2(tags) if convert_iob1 else tags
             sentences.append(TaggedSentence(words, fixed, max(document, 0), first_line))
         words, tags = [], []
 
@@ -133,7 +140,7 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
                 f"{path}:{line_number}: no column {word_column} / {tag_column} in "
                 f"{line!r}."
             ) from None
-        _check_tag(tag, path, line_number)
+        _check_tag(tag, path, line_number, scheme)
         if not words:
             first_line = line_number
         words.append(word)
@@ -144,9 +151,10 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
     return sentences
 
 
-def read_bio(path, convert_iob1=True, encoding="utf-8"):
-    """Reads a two-column BIO file (`word tag` per line; a character per line for
-    Chinese), blank lines between sentences. See `read_conll`.
+def read_bio(path, convert_iob1=True, encoding="utf-8", scheme="iob2"):
+    """Reads a two-column tagged file (`word tag` per line; a character per line for
+    Chinese), blank lines between sentences, tags in BIO (IOB2 or IOB1), or BMES / BIOES
+    with `scheme` (MSRA NER is BMES). See `read_conll`.
 
     Example:
     >>> import tempfile
@@ -158,7 +166,7 @@ def read_bio(path, convert_iob1=True, encoding="utf-8"):
     ('任正非是華為', ['B-PER', 'I-PER', 'I-PER', 'O'])
     """
     return read_conll(path, word_column=0, tag_column=-1, convert_iob1=convert_iob1,
-                      encoding=encoding)
+                      encoding=encoding, scheme=scheme)
 
 
 def write_bio(path, sentences, encoding="utf-8"):

@@ -141,7 +141,8 @@ def search(fine_tune, trials, folder=None, key="", budget_cpu_seconds=None, buil
             time, or when they say it would not finish within what is left.
         build_model: `() -> model` with the trials' architecture, for restoring the best
             weights when no trial ran in this process (a resumed, finished search).
-        log: where the progress lines go (`print`; None for silence).
+        log: where the progress lines go (`print`; None for silence; a search of one trial
+            is a plain run and logs nothing).
 
     Returns: a `SearchOutcome`; on equal scores the earlier trial wins.
 
@@ -150,7 +151,7 @@ def search(fine_tune, trials, folder=None, key="", budget_cpu_seconds=None, buil
     """
     if not trials:
         raise ValueError("search needs at least one trial.")
-    say = log or (lambda *_: None)
+    say = log if log is not None and len(trials) > 1 else (lambda *_: None)  # one trial: a plain run
     save = folder is not None and len(trials) > 1
     runs = _read_state(folder, key, trials) if save else []
     finished = {r["trial_name"] for r in runs}
