@@ -49,14 +49,21 @@ def parse_args(argv=None):
     p.add_argument("--data_dir", default=DEFAULT_DATA)
     p.add_argument("--train_file", default="train.txt")
     p.add_argument("--valid_file", default="valid.txt")
-    p.add_argument("--format", choices=["conll", "bio"], default="conll",
-                   help="conll: word ... tag columns; bio: two columns (word/character, tag)")
+    p.add_argument("--valid_fraction", type=float,
+                   help="score on the last fraction of the training file's sentences instead of "
+                        "--valid_file (a corpus without a dev split, e.g. MSRA: 0.1)")
+    p.add_argument("--format", choices=["conll", "bio", "bmes", "bioes"], default="conll",
+                   help="conll: word ... tag columns; bio: two columns (word/character, tag); "
+                        "bmes, bioes: two columns with those tags (Chinese NER: MSRA)")
     p.add_argument("--stride", type=int,
                    help="tokens between windows of a long sentence (default: half a window)")
     p.add_argument("--label_all_subtokens", action="store_true")
     p.add_argument("--max_valid_examples", type=int)
     p.add_argument("--dropout", type=float, default=0.1)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.valid_fraction is not None and not 0 < args.valid_fraction < 1:
+        p.error(f"--valid_fraction must be between 0 and 1, got {args.valid_fraction}")
+    return args
 
 
 def main(argv=None):
@@ -66,9 +73,19 @@ def main(argv=None):
 
 def run(args):
     started, cpu_started = time.time(), process_cpu_seconds()
-    read = read_conll if args.format == "conll" else read_bio
-    train = read(os.path.join(args.data_dir, args.train_file))[: args.max_train_examples]
-    valid = read(os.path.join(args.data_dir, args.valid_file))[: args.max_valid_examples]
+    def read(name):
+        path = os.path.join(args.data_dir, name)
+        if args.format == "conll":
+            return read_conll(path)
+        return read_bio(path, scheme="iob2" if args.format == "bio" else args.format)
+
+    train = read(args.train_file)
+    if args.valid_fraction:  # the file's last sentences: no sentence on both sides of the split
+        cut = len(train) - max(1, round(args.valid_fraction * len(train)))
+        train, valid = train[:cut], train[cut:]
+    else:
+        valid = read(args.valid_file)
+    train, valid = train[: args.max_train_examples], valid[: args.max_valid_examples]
     tags = tag_list(train + valid)
 
     backbone, tokenizer = backbone_and_tokenizer(args, dropout=args.dropout)
@@ -125,7 +142,8 @@ def run(args):
     metrics = {
         "task": "ner", "model": args.init_checkpoint or args.architecture, "tags": tags,
         "data": {"train": os.path.join(args.data_dir, args.train_file),
-                 "valid": os.path.join(args.data_dir, args.valid_file),
+                 "valid": (f"last {args.valid_fraction:g} of the training file" if args.valid_fraction
+                           else os.path.join(args.data_dir, args.valid_file)),
                  "train_sentences": len(train), "valid_sentences": len(valid),
                  "train_windows": len(example_lengths(features)),
                  "valid_windows": int(len(valid_features["token_ids"]))},

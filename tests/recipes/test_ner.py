@@ -7,11 +7,11 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_pkg.data.conll import read_conll, tag_list
+from keras_bert_pkg.data.conll import read_bio, read_conll, tag_list
 from keras_bert_pkg.data.token_alignment import TokenAligner
 from keras_bert_pkg.metrics.ner import ner_scores
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
-from tests.test_case import PROJECT_ROOT, SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
+from tests.test_case import CHINESE_VOCAB, PROJECT_ROOT, SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
 
 pytestmark = requires_shared_data
 
@@ -73,3 +73,25 @@ class NerRecipeTest(TestCase):
         logits = served.signatures["serve_token_ids"](**{
             k: tf.constant(features[k]) for k in ("token_ids", "segment_ids", "padding_mask")})["logits"]
         self.assertEqual(aligner.decode(np.asarray(logits), features), predicted)
+
+
+class ChineseNerRecipeTest(TestCase):
+    def test_msra_bmes_with_a_carved_dev_split(self):
+        """MSRA NER (BMES, CRLF, character per line) with the Chinese vocabulary: the dev
+        split is the file's last sentences, scored and written in IOB2."""
+        tmp = self.get_temp_dir()
+        msra = SHARED_DATA / "ner" / "msra"
+        metrics = load_recipe("ner").main([
+            "--data_dir", str(msra), "--format", "bmes", "--valid_fraction", "0.0005",
+            "--vocab", str(CHINESE_VOCAB), "--architecture", "bert_tiny", "--max_train_examples", "64",
+            "--epochs", "1", "--batch_size", "16", "--max_seq_length", "64", "--learning_rate", "1e-3",
+            "--output_dir", tmp + "/run", "--no_export"])
+        sentences = read_bio(msra / "train.txt", scheme="bmes")
+        self.assertEqual(metrics["data"]["valid_sentences"], 25)  # 0.05% of 50,289
+        self.assertEqual(metrics["data"]["train_sentences"], 64)
+        self.assertEqual(metrics["tags"], ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"])
+        with open(tmp + "/run/valid_predictions.txt", encoding="utf-8") as f:
+            rows = [line.split() for line in f if line.strip()]
+        self.assertEqual([r[0] for r in rows], [c for s in sentences[-25:] for c in s.words])
+        self.assertEqual([r[1] for r in rows], [t for s in sentences[-25:] for t in s.tags])
+        self.assertTrue(np.isfinite(metrics["validation"]["f1"]))
