@@ -35,14 +35,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
-import keras  # noqa: E402
 
 from keras_bert_pkg.data.glue import glue_task, write_predictions, write_submission  # noqa: E402
-from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
-    default_boundaries, example_lengths, num_bucketed_batches)
 from keras_bert_pkg.evaluation.glue_evaluation import (  # noqa: E402
     evaluate_glue, glue_dev_splits, glue_test_splits, predict_glue)
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
+from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
     add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
@@ -100,25 +98,16 @@ def run(args):
         preprocessor = kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True)
         return kb.BertClassifier(backbone, spec.num_classes, preprocessor, dropout=args.dropout)
 
-    model = build_model()
-    defaults = fill_fine_tuning_defaults(args, "glue", model.backbone, len(train))
+    backbone, tokenizer = backbone_and_tokenizer(args)
+    defaults = fill_fine_tuning_defaults(args, "glue", backbone, len(train))
     print(f"settings for {defaults['row']}: {defaults['filled']}")
-    features = kb.tokenize_to_ragged(model.preprocessor, train.features)  # shared by every trial
-    boundaries = default_boundaries(args.max_seq_length)
-    pad = model.preprocessor.tokenizer.pad_token_id
+    preprocessor = kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True)
+    features = kb.tokenize_to_ragged(preprocessor, train.features)  # shared by every trial
+    pad = tokenizer.pad_token_id
 
     def fine_tune(trial, checkpoint_dir, key):
-        nonlocal model
-        if model is None or trial.seed != args.seed:  # the model built above has seed --seed
-            keras.utils.set_random_seed(trial.seed)
-            model = build_model()
-        steps_per_epoch = num_bucketed_batches(example_lengths(features), trial.batch_size, boundaries)
-        total_steps = round(steps_per_epoch * trial.epochs)
-        dataset = kb.bucketed_dataset(features, train.labels, trial.batch_size, boundaries,
-                                      seed=trial.seed, pad_token_id=pad).repeat()
-        model.compile(optimizer=kb.create_optimizer(
-            trial.learning_rate, total_steps, int(args.warmup_fraction * total_steps),
-            weight_decay=args.weight_decay))
+        model, dataset, steps_per_epoch, total_steps = start_trial(
+            args, trial, build_model, features, train.labels, pad)
         logger = kb.StepLossLogger(min(args.log_every, max(total_steps // 2, 1)))
         evaluator = kb.DevEvaluator(lambda m: evaluate_glue(m, spec.name, dev_sets, args.eval_batch_size),
                                     keep_best=args.keep_best_epoch)
@@ -129,8 +118,7 @@ def run(args):
                   "kept_epoch": evaluator.best_epoch, "steps": total_steps, "steps_per_epoch": steps_per_epoch,
                   "final_train_loss": logger.points[-1] if logger.points else None,
                   "train_loss_curve": logger.points, "train_loss_every": logger.every}
-        trained, model = model, None  # the next trial builds afresh from the checkpoint
-        return record, trained, kept
+        return record, model, kept
 
     outcome = run_search(args, fine_tune, build_model)
     best, model = outcome.best, outcome.model

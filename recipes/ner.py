@@ -23,15 +23,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
-import keras  # noqa: E402
 
 from keras_bert_pkg.atomic_files import atomic_write  # noqa: E402
 from keras_bert_pkg.data.conll import read_bio, read_conll, tag_list  # noqa: E402
 from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
-    FEATURE_KEYS, default_boundaries, example_lengths, num_bucketed_batches, padded_to_ragged)
+    FEATURE_KEYS, example_lengths, padded_to_ragged)
 from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans  # noqa: E402
 from keras_bert_pkg.evaluation.ner_evaluation import evaluate_ner  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
+from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
     add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
@@ -97,7 +97,6 @@ def run(args):
                                FEATURE_KEYS + ("labels",))
     features = {key: encoded[key] for key in FEATURE_KEYS}
     valid_features = aligner.encode([s.words for s in valid])
-    boundaries = default_boundaries(args.max_seq_length)
 
     def build_model():
         return kb.BertTokenClassifier(
@@ -108,15 +107,8 @@ def run(args):
         return evaluate_ner(m, aligner, valid_features, [s.tags for s in valid], args.batch_size)
 
     def fine_tune(trial, checkpoint_dir, key):
-        keras.utils.set_random_seed(trial.seed)
-        model = build_model()
-        steps_per_epoch = num_bucketed_batches(example_lengths(features), trial.batch_size, boundaries)
-        total_steps = max(1, round(trial.epochs * steps_per_epoch))
-        model.compile(optimizer=kb.create_optimizer(trial.learning_rate, total_steps,
-                                                    int(args.warmup_fraction * total_steps),
-                                                    weight_decay=args.weight_decay))
-        dataset = kb.bucketed_dataset(features, encoded["labels"], trial.batch_size, boundaries,
-                                      seed=trial.seed, pad_token_id=tokenizer.pad_token_id).repeat()
+        model, dataset, steps_per_epoch, total_steps = start_trial(
+            args, trial, build_model, features, encoded["labels"], tokenizer.pad_token_id)
         evaluator = kb.DevEvaluator(evaluate)
         logger = kb.StepLossLogger(steps_per_epoch, log=None)  # one point an epoch
         fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint_dir=checkpoint_dir,

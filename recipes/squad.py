@@ -35,17 +35,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
-import keras  # noqa: E402
 
 from keras_bert_pkg.atomic_files import atomic_path  # noqa: E402
-from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
-    default_boundaries, example_lengths, num_bucketed_batches)
 from keras_bert_pkg.data.squad_examples import read_squad_examples  # noqa: E402
 from keras_bert_pkg.data.squad_features import (  # noqa: E402
     convert_examples_to_features, squad_labels, squad_ragged_features)
 from keras_bert_pkg.data.squad_postprocessing import write_squad_predictions  # noqa: E402
 from keras_bert_pkg.evaluation.squad_evaluation import evaluate_squad_model  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
+from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
     add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
@@ -133,7 +131,6 @@ def run(args):
     print(f"Train: {len(train_examples)} questions → {len(train_features)} features; "
           f"dev: {len(dev_examples)} questions → {len(dev_features)} features")
     features = squad_ragged_features(train_features)  # shared by every trial
-    boundaries = default_boundaries(args.max_seq_length)
 
     def build_model():
         return kb.BertSpanLabeler(backbone_and_tokenizer(args, **overrides)[0],
@@ -147,15 +144,8 @@ def run(args):
             null_score_diff_threshold=args.null_score_diff_threshold or 0.0)
 
     def fine_tune(trial, checkpoint_dir, key):
-        keras.utils.set_random_seed(trial.seed)
-        model = build_model()
-        steps_per_epoch = num_bucketed_batches(example_lengths(features), trial.batch_size, boundaries)
-        total_steps = max(1, round(trial.epochs * steps_per_epoch))
-        model.compile(optimizer=kb.create_optimizer(trial.learning_rate, total_steps,
-                                                    int(args.warmup_fraction * total_steps),
-                                                    weight_decay=args.weight_decay))
-        dataset = kb.bucketed_dataset(features, squad_labels(train_features), trial.batch_size, boundaries,
-                                      seed=trial.seed, pad_token_id=tokenizer.pad_token_id).repeat()
+        model, dataset, steps_per_epoch, total_steps = start_trial(
+            args, trial, build_model, features, squad_labels(train_features), tokenizer.pad_token_id)
         logger = kb.StepLossLogger(max(1, total_steps // 10))
         evaluator = kb.DevEvaluator(evaluate) if args.eval_every_epoch else None
         print(f"Training {total_steps} steps (batch {trial.batch_size}, {trial.epochs:g} epochs, "

@@ -9,7 +9,7 @@ paper's settings for every size.
 
 | task | size | learning rate | batch | epochs | warm-up | weight decay | keep best epoch | other | measured (dev) |
 |---|---|---|---|---|---|---|---|---|---|
-| GLUE, < 10,000 training examples (CoLA, MRPC, STS-B, RTE, WNLI) | small | 3e-5 | 8 | 3 | 0 | 0 | yes | | MRPC F1 86.05 |
+| GLUE, < 10,000 training examples (CoLA, MRPC, STS-B, RTE, WNLI) | small | 5e-5 | 8 | 3 | 0 | 0 | yes | | MRPC F1 86.54 (3e-5: 84.96) |
 | GLUE, larger (SST-2, QQP, MNLI, QNLI) | small | 5e-5 | 32 | 1 | 0.1 | 0.01 | no | | SST-2 accuracy 89.2 |
 | GLUE | paper | 2e-5 | 32 | 3 | 0.1 | 0.01 | no | | |
 | SQuAD v1.1 | small | 1e-4 | 32 | 2 | 0.1 | 0.01 | | length 256, stride 128 | F1 61.4 |
@@ -24,7 +24,7 @@ Example:
 >>> backbone = BertBackbone.from_architecture("bert_mini", vocabulary_size=100)
 >>> row, settings = fine_tuning_defaults("glue", backbone, train_examples=3668)
 >>> row, settings["learning_rate"], settings["batch_size"], settings["keep_best_epoch"]
-('glue, < 10,000 examples, small model', 3e-05, 8, True)
+('glue, < 10,000 examples, small model', 5e-05, 8, True)
 >>> fine_tuning_defaults("ner", BertBackbone.from_architecture("bert_base", vocabulary_size=100))[0]
 'ner, paper'
 """
@@ -39,7 +39,7 @@ _SQUAD = {"doc_stride": 128, "max_query_length": 64}
 
 FINE_TUNING_DEFAULTS = {
     "glue, < 10,000 examples": {
-        "small": dict(learning_rate=3e-5, batch_size=8, epochs=3, warmup_fraction=0.0, weight_decay=0.0,
+        "small": dict(learning_rate=5e-5, batch_size=8, epochs=3, warmup_fraction=0.0, weight_decay=0.0,
                       keep_best_epoch=True),
         "paper": dict(learning_rate=2e-5, batch_size=32, epochs=3, keep_best_epoch=False, **_PAPER),
     },
