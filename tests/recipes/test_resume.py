@@ -98,20 +98,21 @@ def _kill_after_total(steps):
 
 class SearchResumeTest(TestCase):
     def test_a_killed_search_resumes_to_the_same_choice(self):
-        """A grid of 2 learning rates x 2 seeds on real MRPC, killed inside the third
-        trial and started again: the finished trials are not run again, the third resumes
-        from its epoch checkpoint, and the search ends as an uninterrupted one (every
-        trial's dev scores, the kept trial, the written predictions)."""
+        """A grid of 2 learning rates on real MRPC, killed inside the second trial and
+        started again: the finished trial is not run again, the second resumes from its
+        epoch checkpoint, and the search ends as an uninterrupted one (every trial's dev
+        scores, the kept trial, restored from its saved weights when it is the first, the
+        written predictions)."""
         recipe = load_recipe()
-        grid = ["--search_learning_rates", "3e-3,1e-3", "--search_seeds", "0,1", "--epochs", "2"]
+        grid = ["--search_learning_rates", "3e-3,1e-3", "--epochs", "2"]
         whole = os.path.join(self.get_temp_dir(), "whole")
         expected = recipe.main(glue_argv(whole, grid))
         trials = expected["search"]["trials"]
-        self.assertLen(trials, 4)
+        self.assertLen(trials, 2)
         steps = trials[0]["steps"]
 
         out = os.path.join(self.get_temp_dir(), "killed")
-        with _kill_after_total(2 * steps + steps // 2 + 1), self.assertRaises(Killed):  # mid trial 3, epoch 2
+        with _kill_after_total(steps + steps // 2 + 1), self.assertRaises(Killed):  # mid trial 2, epoch 2
             recipe.main(glue_argv(out, grid))
         saved = os.listdir(os.path.join(out, "checkpoints"))
         self.assertIn("search.json", saved)
