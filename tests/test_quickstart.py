@@ -33,6 +33,7 @@ class QuickStartTest(TestCase):
             self.assertTrue(os.path.isfile(os.path.join(folder, "sst2.keras")))
         warnings = [line for line in run.stderr.splitlines() if "Warning:" in line]  # as a user sees them
         self.assertEqual(warnings, [])
-        logits = re.findall(r"\[\[\s*(-?[\d.e-]+)\s+(-?[\d.e-]+)\]\]", run.stdout)
+        # numpy pads a row to its widest number: "[[0.00317533 0.0206163 ]]"
+        logits = re.findall(r"\[\[\s*(-?[\d.e+-]+)\s+(-?[\d.e+-]+)\s*\]\]", run.stdout)
         self.assertEqual(len(logits), 3, run.stdout)  # predict, reloaded predict, the pair
         self.assertEqual(logits[0], logits[1])  # the reloaded model predicts the same
