@@ -39,16 +39,7 @@ def iob1_to_iob2(tags):
     >>> iob1_to_iob2(["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"])
     ['B-PER', 'I-PER', 'O', 'B-LOC', 'B-LOC', 'B-ORG']
     """
-    out = []
-    previous = "O"
-    for tag in tags:
-        if tag.startswith("I-"):
-            kind = tag[2:]
-            if previous == "O" or previous[2:] != kind:
-                tag = "B-" + kind
-        out.append(tag)
-        previous = tag
-    return out
+    return to_iob2(tags, "iob2")
 
 
 def _check_tag(tag, path, line_number, scheme):
@@ -105,10 +96,7 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
     def flush():
         nonlocal words, tags
         if words:
-            if scheme != "iob2":
-                fixed = to_iob2(tags, scheme)
-            else:
-                fixed = iob1_to_iob2(tags) if convert_iob1 else tags
+            fixed = to_iob2(tags, scheme) if scheme != "iob2" or convert_iob1 else tags
             sentences.append(TaggedSentence(words, fixed, max(document, 0), first_line))
         words, tags = [], []
 

@@ -56,20 +56,17 @@ def to_iob2(tags, scheme):
 def from_iob2(tags, scheme):
     """IOB2 tags (a model's predictions) in `scheme`: an entity of one tag is `S-`, of
     several `B-`, `M-`/`I-` ..., `E-`. A leading `I-X` begins an entity (conlleval)."""
+    tags = to_iob2(tags, "iob2")  # every entity now starts with B-, every I- continues one
     if scheme == "iob2":
-        return list(tags)
+        return tags
     inside = "M" if scheme == "bmes" else "I"
     out = []
-    for i, tag in enumerate(tags):
+    for tag, nxt in zip(tags, tags[1:] + ["O"]):
         if tag == "O":
             out.append(tag)
             continue
-        kind = tag[2:]
-        nxt = tags[i + 1] if i + 1 < len(tags) else "O"
-        begins = tag.startswith("B-") or not out or out[-1] == "O" or out[-1][2:] != kind \
-            or out[-1][0] in ("E", "S")
-        ends = not (nxt.startswith("I-") and nxt[2:] == kind)
-        out.append(f"{'S' if begins and ends else 'B' if begins else 'E' if ends else inside}-{kind}")
+        begins, ends = tag.startswith("B-"), not nxt.startswith("I-")
+        out.append(f"{'S' if begins and ends else 'B' if begins else 'E' if ends else inside}-{tag[2:]}")
     return out
 
 
@@ -77,9 +74,7 @@ def entity_counts(tag_lists):
     """`{type: entities}` of IOB2-tagged sentences, types sorted."""
     counts = {}
     for tags in tag_lists:
-        previous = "O"
-        for tag in tags:
-            if tag != "O" and (tag.startswith("B-") or previous == "O" or previous[2:] != tag[2:]):
+        for tag in to_iob2(tags, "iob2"):
+            if tag.startswith("B-"):
                 counts[tag[2:]] = counts.get(tag[2:], 0) + 1
-            previous = tag
     return dict(sorted(counts.items()))
