@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
 
 from keras_bert_pkg.atomic_files import atomic_write  # noqa: E402
-from keras_bert_pkg.data.conll import read_bio, read_conll, tag_list  # noqa: E402
+from keras_bert_pkg.data.conll import TAGGED_FORMATS, read_tagged, split_off_last, tag_list  # noqa: E402
 from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
     FEATURE_KEYS, example_lengths, padded_to_ragged)
 from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans  # noqa: E402
@@ -52,7 +52,10 @@ def parse_args(argv=None):
     p.add_argument("--valid_fraction", type=float,
                    help="score on the last fraction of the training file's sentences instead of "
                         "--valid_file (a corpus without a dev split, e.g. MSRA: 0.1)")
-    p.add_argument("--format", choices=["conll", "bio", "bmes", "bioes"], default="conll",
+    p.add_argument("--test_file",
+                   help="also tag and score this file (same format; e.g. a held-back test split) "
+                        "with the kept model: test_predictions.txt and metrics.json's \"test\"")
+    p.add_argument("--format", choices=TAGGED_FORMATS, default="conll",
                    help="conll: word ... tag columns; bio: two columns (word/character, tag); "
                         "bmes, bioes: two columns with those tags (Chinese NER: MSRA)")
     p.add_argument("--stride", type=int,
@@ -74,19 +77,16 @@ def main(argv=None):
 def run(args):
     started, cpu_started = time.time(), process_cpu_seconds()
     def read(name):
-        path = os.path.join(args.data_dir, name)
-        if args.format == "conll":
-            return read_conll(path)
-        return read_bio(path, scheme="iob2" if args.format == "bio" else args.format)
+        return read_tagged(os.path.join(args.data_dir, name), args.format)
 
     train = read(args.train_file)
     if args.valid_fraction:  # the file's last sentences: no sentence on both sides of the split
-        cut = len(train) - max(1, round(args.valid_fraction * len(train)))
-        train, valid = train[:cut], train[cut:]
+        train, valid = split_off_last(train, args.valid_fraction)
     else:
         valid = read(args.valid_file)
     train, valid = train[: args.max_train_examples], valid[: args.max_valid_examples]
     tags = tag_list(train + valid)
+    test_sentences = read(args.test_file) if args.test_file else None  # a broken file stops us here
 
     backbone, tokenizer = backbone_and_tokenizer(args, dropout=args.dropout)
     defaults = fill_fine_tuning_defaults(args, "ner", backbone)
@@ -123,11 +123,13 @@ def run(args):
     kept = outcome.evaluation or evaluate(outcome.model)
     scores, predicted = kept["metrics"], kept["predicted"]
 
-    with atomic_write(os.path.join(args.output_dir, "valid_predictions.txt")) as f:
-        for sentence, tags_out in zip(valid, predicted):  # conlleval's input: word gold predicted
-            for word, gold, tag in zip(sentence.words, sentence.tags, tags_out):
-                f.write(f"{word} {gold} {tag}\n")
-            f.write("\n")
+    write_predictions(os.path.join(args.output_dir, "valid_predictions.txt"), valid, predicted)
+    test = None
+    if test_sentences:  # scored like the validation sentences, by the kept model
+        test = evaluate_ner(outcome.model, aligner, aligner.encode([s.words for s in test_sentences]),
+                            [s.tags for s in test_sentences], args.batch_size)
+        write_predictions(os.path.join(args.output_dir, "test_predictions.txt"), test_sentences,
+                          test["predicted"])
     curve = {"loss": best["loss"], "val_entity_f1": [m["f1"] for m in best["validation_per_epoch"]]}
     plot_history(curve, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"NER fine-tuning ({args.init_checkpoint or args.architecture})")
@@ -140,7 +142,10 @@ def run(args):
                  "train_windows": len(example_lengths(features)),
                  "valid_windows": int(len(valid_features["token_ids"]))},
         "args": vars(args), "defaults": defaults, "trial": best["trial"], "search": search_record(outcome),
-        "validation": scores, "validation_per_epoch": best["validation_per_epoch"],
+        "validation": scores,
+        "test": test and {"file": os.path.join(args.data_dir, args.test_file),
+                          "sentences": len(test["predicted"]), **test["metrics"]},
+        "validation_per_epoch": best["validation_per_epoch"],
         "history": {"loss": best["loss"]},
         "example": {"words": valid[0].words, "gold": valid[0].tags, "predicted": predicted[0],
                     "entities": entity_spans(predicted[0], valid[0].words)},
@@ -155,7 +160,18 @@ def run(args):
         shutil.rmtree(checkpoints, ignore_errors=True)
     print(f"validation entity precision {scores['precision']:.4f} recall {scores['recall']:.4f} "
           f"F1 {scores['f1']:.4f} ({len(valid)} sentences, {metrics['total_seconds']:.0f} s)")
+    if test:
+        print(f"test entity F1 {test['metrics']['f1']:.4f} ({len(test['predicted'])} sentences)")
     return metrics
+
+
+def write_predictions(path, sentences, predicted):
+    """conlleval's input, atomically: `word gold predicted` a line, a blank line a sentence."""
+    with atomic_write(path) as f:
+        for sentence, tags_out in zip(sentences, predicted):
+            for word, gold, tag in zip(sentence.words, sentence.tags, tags_out):
+                f.write(f"{word} {gold} {tag}\n")
+            f.write("\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 The file is loaded with Keras (`compile=False`) and read like any other format: the
 backbone's configuration, its tensors under canonical names (the pretrainer's heads
-too), and, when the model carries a preprocessor, its tokenizer's vocabulary and casing.
+too), and, when the model carries a preprocessor, its tokenizer's vocabulary and casing;
+else the `vocab.txt` beside the file, when there is one (`recipes/pretrain.py` writes
+`backbone.keras` and `vocab.txt` side by side).
 So a fine-tuned model's encoder can start another fine-tuning (`from_preset("run/
 model.keras")`) or be written in any other format.
 
@@ -12,6 +14,7 @@ Example:
 ('keras', 2)
 """
 
+import os
 import zipfile
 
 import keras
@@ -44,10 +47,12 @@ def read_keras_file(path):
     config = {key: value for key, value in backbone.get_config().items()
               if key not in _NOT_ARCHITECTURE}
     tokenizer = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
+    beside = os.path.join(os.path.dirname(os.path.abspath(path)), "vocab.txt")
     return CheckpointContents(
         source=path, format="keras", config=config,
         tensors=LazyTensors({entry.name: entry.get for entry in entries}),
         names={entry.name: entry.path for entry in entries},
-        vocabulary=tokenizer.get_vocabulary() if tokenizer is not None else None,
+        vocabulary=(tokenizer.get_vocabulary() if tokenizer is not None
+                    else beside if os.path.isfile(beside) else None),
         lowercase=tokenizer.lowercase if tokenizer is not None else None,
     )

@@ -157,6 +157,21 @@ def read_bio(path, convert_iob1=True, encoding="utf-8", scheme="iob2"):
                       encoding=encoding, scheme=scheme)
 
 
+TAGGED_FORMATS = ("conll", "bio", "bmes", "bioes")
+
+
+def read_tagged(path, file_format):
+    """Reads a tagged file of one of `TAGGED_FORMATS`: `"conll"` (`read_conll`: word ...
+    tag columns, IOB1 or IOB2), `"bio"` (`read_bio`: two columns), `"bmes"` / `"bioes"`
+    (two columns with those tags). Tags come back in IOB2 whatever the file's scheme.
+    """
+    if file_format not in TAGGED_FORMATS:
+        raise ValueError(f"unknown tagged-file format {file_format!r}; expected one of {TAGGED_FORMATS}.")
+    if file_format == "conll":
+        return read_conll(path)
+    return read_bio(path, scheme="iob2" if file_format == "bio" else file_format)
+
+
 def write_bio(path, sentences, encoding="utf-8"):
     """Writes `(words, tags)` pairs (or `TaggedSentence`s) as a two-column BIO file."""
     with atomic_write(path, encoding=encoding) as f:
@@ -172,6 +187,20 @@ def write_bio(path, sentences, encoding="utf-8"):
                     raise BrokenFileError(f"write_bio: word {word!r} is empty or has a space.")
                 f.write(f"{word} {tag}\n")
             f.write("\n")
+
+
+def split_off_last(sentences, fraction):
+    """`(first, last)`: the last `fraction` of the sentences (at least one) carved off as a
+    dev split, for a corpus that has none (MSRA). Sentences keep their file order, so no
+    sentence is on both sides and the training part's text can be used for pre-training.
+
+    >>> split_off_last(list("abcdefghij"), 0.2)
+    (['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], ['i', 'j'])
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}.")
+    cut = len(sentences) - max(1, round(fraction * len(sentences)))
+    return sentences[:cut], sentences[cut:]
 
 
 def tag_list(sentences):

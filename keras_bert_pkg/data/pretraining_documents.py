@@ -24,6 +24,7 @@ import re
 
 import tensorflow as tf
 
+from keras_bert_pkg.atomic_files import atomic_write
 from keras_bert_pkg.broken_files import BrokenFileError, text_lines
 
 INPUT_FORMATS = ("auto", "lines", "paragraphs", "wikitext")
@@ -216,6 +217,55 @@ def read_documents(paths, tokenizer, input_format="auto", document_range=None):
     if document_range is not None:
         documents = documents[document_range]
     return tokenize_documents(documents, tokenizer)
+
+
+def word_joiner(word_lists):
+    """How the words of tagged sentences join back into their text: `""` when every word
+    is one character (Chinese NER files: a character a line), else `" "`.
+
+    >>> word_joiner([["任", "正", "非"]]), word_joiner([["EU", "rejects"]])
+    ('', ' ')
+    """
+    return "" if all(len(word) == 1 for words in word_lists for word in words) else " "
+
+
+def tagged_text_documents(word_lists, sentences_per_document, joiner=None):
+    """The text of tagged sentences (an NER corpus) as pre-training documents.
+
+    The sentences keep their file order; every `sentences_per_document` consecutive ones
+    make a document (corpora such as MSRA keep no article boundaries, and next-sentence
+    prediction needs some: its "random next" segment comes from another document).
+
+    Args:
+        word_lists: one list of words (or characters) per sentence.
+        sentences_per_document: sentences in each document (the last may have fewer).
+        joiner: the string between words; None: `word_joiner(word_lists)`.
+
+    Returns: a list of documents, each a list of sentence strings; empty sentences dropped.
+
+    >>> tagged_text_documents([["华", "为"], ["在", "深", "圳"], ["好"]], 2)
+    [['华为', '在深圳'], ['好']]
+    """
+    if sentences_per_document < 1:
+        raise ValueError(f"sentences_per_document must be >= 1, got {sentences_per_document}.")
+    joiner = word_joiner(word_lists) if joiner is None else joiner
+    sentences = [s for s in (joiner.join(words).strip() for words in word_lists) if s]
+    return [sentences[i:i + sentences_per_document] for i in range(0, len(sentences), sentences_per_document)]
+
+
+def write_text_documents(path, documents):
+    """Writes documents in the `"lines"` format (a sentence a line, a blank line between
+    documents), whole or not at all; `read_text_documents(path, "lines")` reads them back.
+
+    Raises:
+        ValueError: for a sentence with a line break in it (it would read back as two).
+    """
+    for d, document in enumerate(documents):
+        for sentence in document:
+            if "\n" in sentence or "\r" in sentence or not sentence.strip():
+                raise ValueError(f"document {d}: sentence {sentence!r} is empty or holds a line break.")
+    with atomic_write(path) as f:
+        f.write("\n\n".join("\n".join(document) for document in documents) + "\n")
 
 
 def parse_document_range(text):

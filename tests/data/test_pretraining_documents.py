@@ -1,9 +1,10 @@
 import os
 import tempfile
 
+from keras_bert_pkg.data.conll import read_bio
 from keras_bert_pkg.data.pretraining_documents import (
     detect_input_format, parse_document_range, read_documents, read_text_documents,
-    split_sentences)
+    split_sentences, tagged_text_documents, word_joiner, write_text_documents)
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
 
@@ -91,3 +92,28 @@ class PretrainingDocumentsTest(TestCase):
                 read_text_documents(path, "lines")
         with self.assertRaisesRegex(ValueError, "START:END"):
             parse_document_range("5")
+
+
+class TaggedTextDocumentsTest(TestCase):
+    def test_msra_text_round_trips_through_the_lines_format(self):
+        """MSRA's characters joined back into sentences, grouped into documents in file
+        order, written and read back unchanged, every character kept."""
+        sentences = read_bio(SHARED_DATA / "ner" / "msra" / "train.txt", scheme="bmes")[:1000]
+        words = [s.words for s in sentences]
+        self.assertEqual(word_joiner(words), "")
+        documents = tagged_text_documents(words, 16)
+        self.assertEqual(len(documents), 63)  # 62 of 16, then 8
+        self.assertEqual(len(documents[-1]), 8)
+        self.assertEqual(documents[0][0], "".join(sentences[0].words))
+        self.assertEqual("".join(s for d in documents for s in d).replace(" ", ""),
+                         "".join(c for s in sentences for c in s.words).replace(" ", ""))
+        path = os.path.join(self.get_temp_dir(), "msra.txt")
+        write_text_documents(path, documents)
+        self.assertEqual(read_text_documents(path, "lines"), documents)
+
+    def test_english_words_join_with_spaces_and_bad_input_is_named(self):
+        self.assertEqual(tagged_text_documents([["EU", "rejects", "German"], []], 4), [["EU rejects German"]])
+        with self.assertRaisesRegex(ValueError, "sentences_per_document"):
+            tagged_text_documents([["a"]], 0)
+        with self.assertRaisesRegex(ValueError, "document 1: .*line break"):
+            write_text_documents(os.path.join(self.get_temp_dir(), "x.txt"), [["a"], ["b\nc"]])

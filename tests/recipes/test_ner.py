@@ -81,7 +81,13 @@ class ChineseNerRecipeTest(TestCase):
         split is the file's last sentences, scored and written in IOB2."""
         tmp = self.get_temp_dir()
         msra = SHARED_DATA / "ner" / "msra"
+        test_file = os.path.join(tmp, "first_sentences.txt")  # the file's first 30 sentences, as they are
+        with open(msra / "train.txt", "rb") as f:
+            raw = f.read().split(b"\r\n\r\n")[:30]
+        with open(test_file, "wb") as f:
+            f.write(b"\r\n\r\n".join(raw) + b"\r\n")
         metrics = load_recipe("ner").main([
+            "--test_file", test_file,
             "--data_dir", str(msra), "--format", "bmes", "--valid_fraction", "0.0005",
             "--vocab", str(CHINESE_VOCAB), "--architecture", "bert_tiny", "--max_train_examples", "64",
             "--epochs", "1", "--batch_size", "16", "--max_seq_length", "64", "--learning_rate", "1e-3",
@@ -95,3 +101,12 @@ class ChineseNerRecipeTest(TestCase):
         self.assertEqual([r[0] for r in rows], [c for s in sentences[-25:] for c in s.words])
         self.assertEqual([r[1] for r in rows], [t for s in sentences[-25:] for t in s.tags])
         self.assertTrue(np.isfinite(metrics["validation"]["f1"]))
+
+        # --test_file: read like the training file, tagged by the kept model, scored.
+        with open(tmp + "/run/test_predictions.txt", encoding="utf-8") as f:
+            blocks = [[line.split() for line in block.split("\n") if line] for block in f.read().split("\n\n")]
+        blocks = [b for b in blocks if b]
+        self.assertEqual([[r[1] for r in b] for b in blocks], [s.tags for s in sentences[:30]])
+        self.assertEqual(metrics["test"]["sentences"], 30)
+        gold, predicted = [[r[1] for r in b] for b in blocks], [[r[2] for r in b] for b in blocks]
+        self.assertAlmostEqual(ner_scores(gold, predicted)["f1"], metrics["test"]["f1"])

@@ -1,0 +1,183 @@
+"""Pre-trains a small BERT on a tagged corpus's own text, then fine-tunes it as the tagger.
+
+The paper's central claim on one corpus: the same model tags better when it was first
+pre-trained (masked LM + next sentence) on unlabelled text. One resumable command runs
+the chain, each step a recipe of its own (its command is printed and recorded):
+
+1. text: the training part's sentences (never the dev part's), in file order,
+   `--sentences_per_document` to a document: `<output_dir>/pretraining_text.txt`
+   (the dev part's text goes to `heldout_text.txt`, for the masked-LM figure only);
+2. vocabulary: `--vocab`, or one learned from that text (`recipes/build_vocab.py`):
+   `<output_dir>/vocab.txt`;
+3. pre-training (`recipes/pretrain.py --text`, masked on the fly): `<output_dir>/pretrain/`;
+4. fine-tuning, scoring of the dev split (and `--test_file`) and export
+   (`recipes/ner.py`): `<output_dir>/ner/metrics.json`, `savedmodels/<export_name>/`.
+
+A step whose output is there is skipped, and a step killed half-way resumes from its own
+checkpoints, so the same command started again continues where it stopped;
+`<output_dir>/chain.json` records the arguments (another command is refused there) and
+each finished step's command, seconds and CPU seconds.
+
+MSRA Chinese NER (BMES, no dev split: the last 10% of the training file is the dev split):
+
+    python recipes/pretrain_ner.py --output_dir runs/msra_pretrained
+    python recipes/pretrain_ner.py --pretrain_steps 0 --output_dir runs/msra_no_pretraining
+
+(`--pretrain_steps 0`: the same architecture, vocabulary and fine-tuning from random
+weights, the paper's "no pre-training" point.)
+"""
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from keras_bert_pkg.atomic_files import atomic_write  # noqa: E402
+from keras_bert_pkg.data.conll import TAGGED_FORMATS, read_tagged, split_off_last  # noqa: E402
+from keras_bert_pkg.data.pretraining_documents import tagged_text_documents, write_text_documents  # noqa: E402
+from keras_bert_pkg.models.bert_architectures import BACKBONE_ARCHITECTURES  # noqa: E402
+
+RECIPES = os.path.dirname(os.path.abspath(__file__))
+PROJECT_ROOT = os.path.dirname(RECIPES)
+DEFAULT_DATA = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data", "ner", "msra")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data_dir", default=DEFAULT_DATA)
+    p.add_argument("--train_file", default="train.txt")
+    p.add_argument("--format", choices=TAGGED_FORMATS, default="bmes")
+    p.add_argument("--valid_fraction", type=float, default=0.1,
+                   help="the training file's last sentences scored as the dev split")
+    p.add_argument("--test_file", help="also score this file (same format) with the fine-tuned model")
+    p.add_argument("--vocab", help="vocab.txt to use (default: learn one from the training text)")
+    p.add_argument("--vocabulary_size", type=int, default=8000, help="of a learned vocabulary")
+    p.add_argument("--architecture", choices=sorted(BACKBONE_ARCHITECTURES), default="bert_mini")
+    p.add_argument("--sentences_per_document", type=int, default=16)
+    p.add_argument("--max_seq_length", type=int, default=128)
+    p.add_argument("--pretrain_steps", type=int, default=6000, help="0: fine-tune from random weights")
+    p.add_argument("--pretrain_batch_size", type=int, default=64)
+    p.add_argument("--pretrain_learning_rate", type=float, default=1e-3)
+    p.add_argument("--max_predictions_per_seq", type=int, default=20)
+    p.add_argument("--epochs", type=float, help="fine-tuning epochs (default: the NER defaults table)")
+    p.add_argument("--learning_rate", type=float, help="fine-tuning peak learning rate (default: the table)")
+    p.add_argument("--batch_size", type=int, help="fine-tuning batch size (default: the table)")
+    p.add_argument("--precision", default="float32", choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output_dir", default=os.path.join(PROJECT_ROOT, "runs", "pretrain_ner"))
+    p.add_argument("--export_dir", default=os.path.join(PROJECT_ROOT, "savedmodels"))
+    p.add_argument("--export_name", default="pretrain_ner")
+    p.add_argument("--no_export", action="store_true")
+    args = p.parse_args(argv)
+    if not 0 < args.valid_fraction < 1:
+        p.error(f"--valid_fraction must be between 0 and 1, got {args.valid_fraction}")
+    if args.pretrain_steps < 0:
+        p.error(f"--pretrain_steps must be >= 0, got {args.pretrain_steps}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = os.path.abspath(args.output_dir)
+    record = start_record(out, vars(args))
+    files = {name: os.path.join(out, name) for name in ("pretraining_text.txt", "heldout_text.txt", "vocab.txt")}
+
+    if not os.path.exists(files["pretraining_text.txt"]):
+        sentences = read_tagged(os.path.join(args.data_dir, args.train_file), args.format)
+        train, valid = split_off_last(sentences, args.valid_fraction)
+        per_document = args.sentences_per_document
+        write_text_documents(files["heldout_text.txt"], tagged_text_documents([s.words for s in valid], per_document))
+        write_text_documents(files["pretraining_text.txt"], tagged_text_documents([s.words for s in train], per_document))
+    vocab = args.vocab or files["vocab.txt"]
+    if not args.vocab:
+        run_step(record, out, "vocabulary", files["vocab.txt"], "build_vocab.py", [
+            "--input_file", files["pretraining_text.txt"], "--input_format", "lines",
+            "--vocabulary_size", args.vocabulary_size, "--num_unused", 0, "--output", files["vocab.txt"]])
+
+    if args.pretrain_steps:
+        pretrain_dir = os.path.join(out, "pretrain")
+        run_step(record, out, "pretraining", os.path.join(pretrain_dir, "metrics.json"), "pretrain.py", [
+            "--text", files["pretraining_text.txt"], "--text_format", "lines",
+            "--eval_text", files["heldout_text.txt"], "--eval_steps", 20, "--vocab", vocab,
+            "--architecture", args.architecture, "--steps", args.pretrain_steps,
+            "--batch_size", args.pretrain_batch_size, "--learning_rate", args.pretrain_learning_rate,
+            "--warmup_fraction", 0.1, "--max_seq_length", args.max_seq_length,
+            "--max_predictions_per_seq", args.max_predictions_per_seq,
+            "--checkpoint_every", max(1, min(500, args.pretrain_steps)), "--log_every", max(1, min(100, args.pretrain_steps)),
+            "--precision", args.precision, "--seed", args.seed, "--strategy", "default", "--verbose", 0,
+            "--output_dir", pretrain_dir])
+        model = ["--init_checkpoint", os.path.join(pretrain_dir, "backbone.keras")]
+    else:
+        model = ["--architecture", args.architecture, "--vocab", vocab]
+
+    tuning = [f for name in ("epochs", "learning_rate", "batch_size") if getattr(args, name) is not None
+              for f in (f"--{name}", getattr(args, name))]
+    ner_dir = os.path.join(out, "ner")
+    run_step(record, out, "fine-tuning", os.path.join(ner_dir, "metrics.json"), "ner.py", [
+        "--data_dir", args.data_dir, "--train_file", args.train_file, "--format", args.format,
+        "--valid_fraction", args.valid_fraction, *(["--test_file", args.test_file] if args.test_file else []),
+        *model, "--max_seq_length", args.max_seq_length, *tuning, "--precision", args.precision,
+        "--seed", args.seed, "--output_dir", ner_dir, "--export_dir", args.export_dir,
+        "--export_name", args.export_name, *(["--no_export"] if args.no_export else [])])
+
+    with open(os.path.join(ner_dir, "metrics.json"), encoding="utf-8") as f:
+        ner = json.load(f)
+    summary = {"validation": ner["validation"], "test": ner.get("test"), "export": ner.get("export"),
+               "cpu_seconds": sum(step["cpu_seconds"] for step in record["steps"].values())}
+    if args.pretrain_steps:
+        with open(os.path.join(out, "pretrain", "metrics.json"), encoding="utf-8") as f:
+            pretraining = json.load(f)
+        summary["pretraining"] = {k: pretraining.get(k) for k in ("initial_eval", "final_eval", "final_train")}
+    record["summary"] = summary
+    write_record(out, record)
+    print(f"dev entity F1 {ner['validation']['f1']:.4f}"
+          + (f", test entity F1 {ner['test']['f1']:.4f}" if ner.get("test") else "")
+          + f"; {summary['cpu_seconds'] / 3600:.2f} CPU-hours for the steps run to their end")
+    return record
+
+
+def start_record(out, args):
+    """`chain.json`'s record; a record of other arguments in `out` stops the run."""
+    path = os.path.join(out, "chain.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+        changed = sorted(k for k in set(args) | set(record["args"]) if args.get(k) != record["args"].get(k))
+        if changed:
+            raise SystemExit(f"{path}: this folder holds a chain run with other arguments "
+                             f"({', '.join('--' + k for k in changed)}); use another --output_dir.")
+        return record
+    record = {"args": args, "steps": {}}
+    write_record(out, record)
+    return record
+
+
+def write_record(out, record):
+    with atomic_write(os.path.join(out, "chain.json")) as f:
+        json.dump(record, f, indent=1, ensure_ascii=False)
+
+
+def run_step(record, out, name, done_file, recipe, argv):
+    """Runs `recipes/<recipe>` unless `done_file` is there; records its command and cost."""
+    if os.path.exists(done_file):
+        return
+    command = [sys.executable, os.path.join(RECIPES, recipe), *map(str, argv)]
+    print(f"== {name}: {shlex.join(command)}", flush=True)
+    started, cpu = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    finished = subprocess.run(command)
+    if finished.returncode:
+        raise SystemExit(f"{name} failed (exit status {finished.returncode}): {shlex.join(command)}")
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    record["steps"][name] = {"command": shlex.join(command), "seconds": time.time() - started,
+                             "cpu_seconds": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime}
+    write_record(out, record)
+
+
+if __name__ == "__main__":
+    main()
