@@ -21,12 +21,25 @@ the price of 99 unused rows (1.2% of an 8k vocabulary). `num_unused=0` packs the
 ids 0-4. `BertTokenizer` finds the specials by name, so both layouts work with it.
 Placeholder rows (`[unusedN]`) are there for users to add domain tokens later without
 resizing the embedding, as in Google's files.
+
+Characters that BERT's tokenizer always makes words of their own (CJK ideographs and
+punctuation) need their bare entry only. The learner keeps at most 1,000 distinct
+characters (TensorFlow Text's `max_unique_chars`) and gives each a `##` twin, which such a
+character never uses: a vocabulary learned from Chinese text would map every rarer
+character to `[UNK]` (on MSRA's text: 1,000 of its 4,657 characters). So the `##` twins
+of those characters are dropped, and every one of them that occurs in the text and is
+missing is added after the learned pieces, most frequent first, as far as
+`vocabulary_size` allows.
 """
 
+import collections
+
+import numpy as np
 import tensorflow as tf
 from keras_hub.tokenizers import compute_word_piece_vocabulary
 
 from keras_bert_pkg.checkpoints.vocabulary_file import write_vocabulary
+from keras_bert_pkg.text.unicode_tables import CJK, PUNCT, class_table
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
@@ -42,6 +55,21 @@ def special_token_layout(num_unused=99):
     if num_unused < 0:
         raise ValueError(f"num_unused must be >= 0, got {num_unused}.")
     return [PAD] + [f"[unused{i}]" for i in range(num_unused)] + [UNK, CLS, SEP, MASK]
+
+
+def single_character_words(texts):
+    """Counts of the characters BERT's tokenizer makes words of their own (CJK ideographs
+    and punctuation) in `texts`, a `tf.data.Dataset` of strings or batches of strings.
+
+    >>> single_character_words(tf.data.Dataset.from_tensor_slices(["任正非，任"]))
+    Counter({'任': 2, '正': 1, '非': 1, '，': 1})
+    """
+    classes = class_table()
+    counts = collections.Counter()
+    for batch in texts.as_numpy_iterator():
+        for text in np.atleast_1d(batch):
+            counts.update(c for c in text.decode("utf-8") if classes[ord(c)] in (CJK, PUNCT))
+    return counts
 
 
 def build_wordpiece_vocabulary(texts, vocabulary_size, lowercase=True, num_unused=99,
@@ -76,11 +104,13 @@ def build_wordpiece_vocabulary(texts, vocabulary_size, lowercase=True, num_unuse
             f"{len(leading)} special and unused tokens (use a larger size or fewer unused).")
     if isinstance(texts, tf.data.Dataset):
         data = texts
+        single = single_character_words(data)
     else:
         texts = [t for t in texts if t and t.strip()]
         if not texts:
             raise ValueError("build_wordpiece_vocabulary: no text to learn from.")
         data = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
+    single = single_character_words(data)
     learned = compute_word_piece_vocabulary(
         data,
         vocabulary_size=learned_size,
@@ -93,10 +123,12 @@ def build_wordpiece_vocabulary(texts, vocabulary_size, lowercase=True, num_unuse
     )
     seen = set(leading)
     vocabulary = list(leading)
+    never_used = {"##" + c for c in single}
     for token in learned:
-        if token not in seen and token.strip():
+        if token not in seen and token.strip() and token not in never_used:
             seen.add(token)
             vocabulary.append(token)
+    vocabulary.extend(c for c, _ in single.most_common() if c not in seen)
     vocabulary = vocabulary[: int(vocabulary_size)]
     if output_file is not None:
         write_vocabulary(vocabulary, output_file)

@@ -1,3 +1,4 @@
+from keras_bert_pkg.data.conll import read_bio
 from keras_bert_pkg.data.pretraining_documents import WIKITEXT_UNKNOWN, read_text_documents
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from keras_bert_pkg.text.wordpiece_vocabulary import build_wordpiece_vocabulary, special_token_layout
@@ -40,3 +41,23 @@ class VocabularyTest(TestCase):
             build_wordpiece_vocabulary(self.train, 50)
         with self.assertRaisesRegex(ValueError, "no text"):
             build_wordpiece_vocabulary(["", "  "], 500)
+
+    def test_chinese_vocabulary_keeps_every_character(self):
+        """MSRA's text: every character of it gets an id (the learner alone keeps 1,000
+        distinct characters), none has a `##` twin, and held-out text has few [UNK]."""
+        sentences = ["".join(s.words) for s in read_bio(SHARED_DATA / "ner" / "msra" / "train.txt",
+                                                        scheme="bmes")[:6000]]
+        train, held_out = sentences[:5000], sentences[5000:]
+        characters = {c for s in train for c in s if "\u4e00" <= c <= "\u9fff"}
+        self.assertGreater(len(characters), 2000)
+        vocab = build_wordpiece_vocabulary(train, 8000, num_unused=0)
+        self.assertLess(len(vocab), 8000)
+        self.assertEqual(characters - set(vocab), set())
+        self.assertFalse([t for t in vocab if t.startswith("##") and "\u4e00" <= t[2:] <= "\u9fff"])
+        tokenizer = BertTokenizer(vocab)
+        ids = [i for s in held_out for i in tokenizer.encode(s)]
+        self.assertLess(ids.count(tokenizer.unk_token_id) / len(ids), 0.01)
+        # A tight size keeps the learned pieces and the most frequent characters.
+        small = build_wordpiece_vocabulary(train, 1500, num_unused=0)
+        self.assertEqual(len(small), 1500)
+        self.assertIn("的", small)
