@@ -42,7 +42,7 @@ from keras_bert_pkg.evaluation.glue_evaluation import (  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
+    add_training_flags, backbone_source, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
@@ -93,15 +93,14 @@ def run(args):
     print(f"{spec.name}: {len(train)} training examples ({train.path}), dev "
           + ", ".join(f"{n} {len(s)}" for n, s in dev_sets.items()) + f"; skipped rows: {skipped}")
 
-    def build_model():
-        backbone, tokenizer = backbone_and_tokenizer(args)
-        preprocessor = kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True)
-        return kb.BertClassifier(backbone, spec.num_classes, preprocessor, dropout=args.dropout)
-
-    backbone, tokenizer = backbone_and_tokenizer(args)
-    defaults = fill_fine_tuning_defaults(args, "glue", backbone, len(train))
+    config, tokenizer, build_backbone = backbone_source(args)
+    defaults = fill_fine_tuning_defaults(args, "glue", config["hidden_dim"], len(train))
     print(f"settings for {defaults['row']}: {defaults['filled']}")
     preprocessor = kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True)
+
+    def build_model():
+        return kb.BertClassifier(build_backbone(), spec.num_classes, dropout=args.dropout,
+                                 preprocessor=kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True))
     features = kb.tokenize_to_ragged(preprocessor, train.features)  # shared by every trial
     pad = tokenizer.pad_token_id
 

@@ -33,7 +33,7 @@ from keras_bert_pkg.evaluation.ner_evaluation import evaluate_ner  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
+    add_training_flags, backbone_source, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
@@ -88,8 +88,8 @@ def run(args):
     tags = tag_list(train + valid)
     test_sentences = read(args.test_file) if args.test_file else None  # a broken file stops us here
 
-    backbone, tokenizer = backbone_and_tokenizer(args, dropout=args.dropout)
-    defaults = fill_fine_tuning_defaults(args, "ner", backbone)
+    config, tokenizer, build_backbone = backbone_source(args, dropout=args.dropout)
+    defaults = fill_fine_tuning_defaults(args, "ner", config["hidden_dim"])
     print(f"settings for {defaults['row']}: {defaults['filled']}")
     aligner = TokenAligner(tokenizer, tags, sequence_length=args.max_seq_length, stride=args.stride,
                            label_all_subtokens=args.label_all_subtokens)
@@ -100,7 +100,7 @@ def run(args):
 
     def build_model():
         return kb.BertTokenClassifier(
-            backbone_and_tokenizer(args, dropout=args.dropout)[0], len(tags), dropout=args.dropout,
+            build_backbone(), len(tags), dropout=args.dropout,
             preprocessor=kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True))
 
     def evaluate(m):

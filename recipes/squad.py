@@ -45,7 +45,7 @@ from keras_bert_pkg.evaluation.squad_evaluation import evaluate_squad_model  # n
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
+    add_training_flags, backbone_source, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 from squad_demo import write_squad_demo  # noqa: E402
@@ -117,8 +117,8 @@ def run(args):
             overrides["max_sequence_length"] = max(args.max_seq_length, 8)
         if args.num_heads:
             overrides["num_heads"] = args.num_heads
-    backbone, tokenizer = backbone_and_tokenizer(args, **overrides)
-    defaults = fill_fine_tuning_defaults(args, f"squad{args.version}", backbone)
+    config, tokenizer, build_backbone = backbone_source(args, **overrides)
+    defaults = fill_fine_tuning_defaults(args, f"squad{args.version}", config["hidden_dim"])
     print(f"settings for {defaults['row']}: {defaults['filled']}")
 
     train_examples = read_squad_examples(args.train_file, is_training=True, version_2_with_negative=v2)
@@ -133,7 +133,7 @@ def run(args):
     features = squad_ragged_features(train_features)  # shared by every trial
 
     def build_model():
-        return kb.BertSpanLabeler(backbone_and_tokenizer(args, **overrides)[0],
+        return kb.BertSpanLabeler(build_backbone(),
                                   kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True))
 
     def evaluate(m):

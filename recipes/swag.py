@@ -30,7 +30,7 @@ import tensorflow as tf  # noqa: E402
 from keras_bert_pkg.data.swag import read_swag, swag_features  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_and_tokenizer, checkpoint_folder, run_search, run_with_flags, search_record)
+    add_training_flags, backbone_source, checkpoint_folder, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
 from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
 
@@ -59,18 +59,18 @@ def run(args):
     started, cpu_started = time.time(), process_cpu_seconds()
     train = read_swag(os.path.join(args.data_dir, args.train_file))[: args.max_train_examples]
     valid = read_swag(os.path.join(args.data_dir, args.valid_file))[: args.max_valid_examples]
-    backbone, tokenizer = backbone_and_tokenizer(args, dropout=args.dropout)
+    config, tokenizer, build_backbone = backbone_source(args, dropout=args.dropout)
     preprocessor = kb.BertPreprocessor(tokenizer, args.max_seq_length)
     train_x, train_y = swag_features(train, preprocessor)
     valid_x, valid_y = swag_features(valid, preprocessor)
     if train_y is None:
         raise SystemExit(f"{args.train_file} has examples without a label.")
 
-    defaults = fill_fine_tuning_defaults(args, "swag", backbone)
+    defaults = fill_fine_tuning_defaults(args, "swag", config["hidden_dim"])
     print(f"settings for {defaults['row']}: {defaults['filled']}")
 
     def build_model():
-        return kb.BertMultipleChoice(backbone_and_tokenizer(args, dropout=args.dropout)[0],
+        return kb.BertMultipleChoice(build_backbone(),
                                      train_x["token_ids"].shape[1], preprocessor, dropout=args.dropout)
 
     def evaluate(m):

@@ -21,15 +21,12 @@ paper's settings for every size.
 | SWAG | paper | 2e-5 | 16 | 3 | 0.1 | 0.01 | | | |
 
 Example:
->>> backbone = BertBackbone.from_architecture("bert_mini", vocabulary_size=100)
->>> row, settings = fine_tuning_defaults("glue", backbone, train_examples=3668)
+>>> row, settings = fine_tuning_defaults("glue", hidden_dim=384, train_examples=3668)  # MiniLM on MRPC
 >>> row, settings["learning_rate"], settings["batch_size"], settings["keep_best_epoch"]
 ('glue, < 10,000 examples, small model', 5e-05, 8, True)
->>> fine_tuning_defaults("ner", BertBackbone.from_architecture("bert_base", vocabulary_size=100))[0]
+>>> fine_tuning_defaults("ner", hidden_dim=768)[0]  # BERT-Base
 'ner, paper'
 """
-
-from keras_bert_pkg.models.bert_backbone import BertBackbone  # noqa: F401  (the doctest's models)
 
 SMALL_MODEL_MAX_HIDDEN = 512
 SMALL_GLUE_DATA = 10_000  # training examples below which a GLUE task counts as small data
@@ -65,17 +62,17 @@ FINE_TUNING_DEFAULTS = {
 }
 
 
-def size_class(backbone):
+def size_class(hidden_dim):
     """`"small"` for a hidden size of `SMALL_MODEL_MAX_HIDDEN` or less, else `"paper"`."""
-    return "small" if backbone.hidden_dim <= SMALL_MODEL_MAX_HIDDEN else "paper"
+    return "small" if hidden_dim <= SMALL_MODEL_MAX_HIDDEN else "paper"
 
 
-def fine_tuning_defaults(task, backbone, train_examples=None):
-    """The settings for fine-tuning `backbone` on `task` (module table).
+def fine_tuning_defaults(task, hidden_dim, train_examples=None):
+    """The settings for fine-tuning a backbone of `hidden_dim` on `task` (module table).
 
     Args:
         task: `"glue"`, `"squad1.1"`, `"squad2.0"`, `"ner"` or `"swag"`.
-        backbone: the `BertBackbone` to fine-tune (its hidden size decides the row).
+        hidden_dim: the backbone's hidden size (it decides the row).
         train_examples: training examples (GLUE: below `SMALL_GLUE_DATA` is small data).
 
     Returns: `(row name, settings dict)`.
@@ -86,18 +83,18 @@ def fine_tuning_defaults(task, backbone, train_examples=None):
         raise ValueError(f"no fine-tuning defaults for task {task!r}; "
                          f"known: {sorted(FINE_TUNING_DEFAULTS)}.")
     rows = FINE_TUNING_DEFAULTS[task]
-    size = size_class(backbone)
+    size = size_class(hidden_dim)
     size = size if size in rows else "paper"
     return f"{task}, {'small model' if size == 'small' else 'paper'}", dict(rows[size])
 
 
-def fill_fine_tuning_defaults(args, task, backbone, train_examples=None):
+def fill_fine_tuning_defaults(args, task, hidden_dim, train_examples=None):
     """Sets every flag in `args` that is None and has a default in the task's row
     (`fine_tuning_defaults`); flags given on the command line are kept.
 
     Returns: `{"row": row name, "filled": {flag: value set}}` for the run's record.
     """
-    row, settings = fine_tuning_defaults(task, backbone, train_examples)
+    row, settings = fine_tuning_defaults(task, hidden_dim, train_examples)
     filled = {}
     for flag, value in settings.items():
         if hasattr(args, flag) and getattr(args, flag) is None:

@@ -24,7 +24,7 @@ Fine-tuning flags left out (learning rate, batch size, epochs, warm-up, weight d
 the values that suit the model's size (`fine_tuning_defaults`).
 
 A recipe adds them with `add_training_flags`, then calls `setup_from_flags` first in
-`main` and builds its model from `backbone_and_tokenizer(args)` inside `strategy.scope()`;
+`main` and builds its model from `backbone_source(args)` (or `backbone_and_tokenizer(args)`) inside `strategy.scope()`;
 `run_with_flags(run, args)` does those steps (and sets the seed) around a recipe's `run`.
 
 Example:
@@ -48,7 +48,7 @@ from keras_bert_pkg.checkpoints.presets import read_preset, tokenizer_config
 from keras_bert_pkg.distribute.batch_sizes import batch_sizes
 from keras_bert_pkg.distribute.strategies import STRATEGY_NAMES, get_strategy
 from keras_bert_pkg.distribute.strategy_info import describe_strategy, is_chief, worker_output_dir
-from keras_bert_pkg.models.bert_architectures import BACKBONE_ARCHITECTURES
+from keras_bert_pkg.models.bert_architectures import BACKBONE_ARCHITECTURES, architecture_config
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from keras_bert_pkg.training.hyperparameter_search import PAPER_GRID, search, trial_grid
@@ -222,39 +222,54 @@ def setup_from_flags(args, private_dirs=("output_dir", "export_dir"), log=print)
     return strategy
 
 
-def backbone_and_tokenizer(args, **backbone_overrides):
-    """The backbone and tokenizer the shared flags ask for.
+def backbone_source(args, **backbone_overrides):
+    """What the shared flags ask for, read once: `(config, tokenizer, build_backbone)`.
 
-    `--init_checkpoint`: its configuration and weights, and its own vocabulary and
-    casing (unless `--vocab`). `--architecture`: random weights of that size over
-    `--vocab`'s vocabulary.
+    `--init_checkpoint`: its configuration and weights, and its own vocabulary and casing
+    (unless `--vocab`). `--architecture`: random weights of that size over `--vocab`'s
+    vocabulary. `config` holds the backbone's constructor arguments (its `hidden_dim`
+    picks the fine-tuning defaults); `build_backbone()` builds the backbone afresh on every
+    call, from the weights read here or as a new random draw, so each search trial starts
+    from the checkpoint and nothing but the checkpoint's tensors is held between trials.
 
     Raises:
         argparse.ArgumentTypeError: for missing or inconsistent flags, naming them.
     """
     if args.init_checkpoint:
         contents = read_preset(args.init_checkpoint)
-        backbone = BertBackbone.from_contents(contents, **backbone_overrides)
+        config = {**contents.config, **backbone_overrides}
         tokenizer = (BertTokenizer(args.vocab, lowercase=not args.cased) if args.vocab
                      else BertTokenizer(**tokenizer_config(contents)))
+
+        def build_backbone():
+            return BertBackbone.from_contents(contents, **backbone_overrides)
     elif args.architecture:
         if not args.vocab:
             raise argparse.ArgumentTypeError("--architecture needs --vocab (the vocab.txt).")
         tokenizer = BertTokenizer(args.vocab, lowercase=not args.cased)
-        backbone = BertBackbone.from_architecture(
+        config = architecture_config(
             args.architecture, **{"vocabulary_size": tokenizer.vocabulary_size(), **backbone_overrides})
+
+        def build_backbone():
+            return BertBackbone(**config)
     else:
         raise argparse.ArgumentTypeError("give --init_checkpoint (pretrained) or --architecture "
                                          "(random weights).")
-    if tokenizer.vocabulary_size() != backbone.vocabulary_size:
+    if tokenizer.vocabulary_size() != config["vocabulary_size"]:
         raise argparse.ArgumentTypeError(
             f"the vocabulary has {tokenizer.vocabulary_size()} tokens but the model's embedding "
-            f"has {backbone.vocabulary_size} (--vocab {args.vocab!r}).")
-    if args.max_seq_length and args.max_seq_length > backbone.max_sequence_length:
+            f"has {config['vocabulary_size']} (--vocab {args.vocab!r}).")
+    if args.max_seq_length and args.max_seq_length > config["max_sequence_length"]:
         raise argparse.ArgumentTypeError(
             f"--max_seq_length {args.max_seq_length} exceeds the model's "
-            f"{backbone.max_sequence_length} positions.")
-    return backbone, tokenizer
+            f"{config['max_sequence_length']} positions.")
+    return config, tokenizer, build_backbone
+
+
+def backbone_and_tokenizer(args, **backbone_overrides):
+    """The backbone and tokenizer the shared flags ask for (`backbone_source`, built once)."""
+    _, tokenizer, build_backbone = backbone_source(args, **backbone_overrides)
+    return build_backbone(), tokenizer
 
 
 # Flags that change where results go, not what is trained: a run resumes across them.
