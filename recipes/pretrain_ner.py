@@ -11,7 +11,9 @@ the chain, each step a recipe of its own (its command is printed and recorded):
    `<output_dir>/vocab.txt`;
 3. pre-training (`recipes/pretrain.py --text`, masked on the fly): `<output_dir>/pretrain/`;
 4. fine-tuning, scoring of the dev split (and `--test_file`) and export
-   (`recipes/ner.py`): `<output_dir>/ner/metrics.json`, `savedmodels/<export_name>/`.
+   (`recipes/ner.py`): `<output_dir>/ner/metrics.json`, `savedmodels/<export_name>/`;
+5. the exported SavedModel tags the `--examples` sentences (raw text in, entities out),
+   printed and recorded in `chain.json`.
 
 A step whose output is there is skipped, and a step killed half-way resumes from its own
 checkpoints, so the same command started again continues where it stopped;
@@ -35,6 +37,8 @@ import shlex
 import subprocess
 import sys
 import time
+
+import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -76,6 +80,9 @@ def parse_args(argv=None):
     p.add_argument("--export_dir", default=os.path.join(PROJECT_ROOT, "savedmodels"))
     p.add_argument("--export_name", default="pretrain_ner")
     p.add_argument("--no_export", action="store_true")
+    p.add_argument("--examples", nargs="*", default=["任正非是華為的創始人", "任正非是华为的创始人"],
+                   help="sentences the exported model tags at the end (default: the mission's "
+                        "example in traditional characters, and in simplified ones as MSRA writes)")
     args = p.parse_args(argv)
     if not 0 < args.valid_fraction < 1:
         p.error(f"--valid_fraction must be between 0 and 1, got {args.valid_fraction}")
@@ -136,12 +143,32 @@ def main(argv=None):
         with open(os.path.join(out, "pretrain", "metrics.json"), encoding="utf-8") as f:
             pretraining = json.load(f)
         summary["pretraining"] = {k: pretraining.get(k) for k in ("initial_eval", "final_eval", "final_train")}
+    if ner.get("export") and args.examples:
+        summary["examples"] = tag_examples(ner["export"], args.examples)
+        for example in summary["examples"]:
+            print(f"{example['text']}: " + ", ".join(
+                f"{e['text']} {e['type']} [{e['start']}, {e['end']})" for e in example["entities"]))
     record["summary"] = summary
     write_record(out, record)
     print(f"dev entity F1 {ner['validation']['f1']:.4f}"
           + (f", test entity F1 {ner['test']['f1']:.4f}" if ner.get("test") else "")
           + f"; {summary['cpu_seconds'] / 3600:.2f} CPU-hours for the steps run to their end")
     return record
+
+
+def tag_examples(export_path, texts):
+    """The entities the SavedModel at `export_path` finds in each text (its raw-text signature)."""
+    outputs = tf.saved_model.load(export_path).signatures["serving_default"](text=tf.constant(texts))
+    examples = []
+    for i, text in enumerate(texts):
+        entities = [{"type": outputs["entity_types"][i, k].numpy().decode("utf-8"),
+                     "text": outputs["entity_texts"][i, k].numpy().decode("utf-8"),
+                     "start": int(outputs["entity_starts"][i, k]), "end": int(outputs["entity_ends"][i, k])}
+                    for k in range(int(outputs["num_entities"][i]))]
+        examples.append({"text": text, "entities": entities,
+                         "word_tags": [t.decode("utf-8") for t in outputs["word_tags"][i].numpy()[
+                             :int(outputs["num_words"][i])]]})
+    return examples
 
 
 def start_record(out, args):

@@ -45,6 +45,14 @@ class PretrainNerChainTest(TestCase):
         self.assertEqual(ner["test"]["sentences"], 5)
         self.assertEqual(record["summary"]["validation"], ner["validation"])
         self.assertIn("final_eval", record["summary"]["pretraining"])
+        # The exported model tagged the mission's sentence: a tag a character, entities
+        # as exact substrings at their offsets.
+        examples = record["summary"]["examples"]
+        self.assertEqual([e["text"] for e in examples], ["任正非是華為的創始人", "任正非是华为的创始人"])
+        for example in examples:
+            self.assertEqual(len(example["word_tags"]), 10)
+            for entity in example["entities"]:
+                self.assertEqual(example["text"][entity["start"]:entity["end"]], entity["text"])
         served = tf.saved_model.load(ner["export"])
         self.assertIn("serving_default", served.signatures)
 
