@@ -110,6 +110,42 @@ def gemm_rate(dtype="float32", n=1024, repeats=7):
             "per_cpu_second": round(flops / max(float(np.median(cpu)), 1e-9), 1)}
 
 
+def matmul_limit(precision, m, k, n, repeats=5):
+    """The measured limit of a precision at one matmul shape: the best rate (GFLOP/s,
+    wall clock) of an `[m, k] x [k, n]` matmul by any framework here (TensorFlow, and
+    PyTorch when installed), in the same run as the figures it is the limit of.
+
+    Returns: dict `tensorflow`, `torch` (None when not installed) and `best`.
+    """
+    dtype = "bfloat16" if precision in ("mixed_bfloat16", "bfloat16") else "float32"
+    flops = 2.0 * m * k * n / 1e9
+    a = tf.cast(tf.random.stateless_normal((m, k), seed=(1, 2)), dtype)
+    b = tf.cast(tf.random.stateless_normal((k, n), seed=(3, 4)), dtype)
+    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)[:1, :1]))
+    rates = {"tensorflow": _best_rate(lambda: matmul(a, b).numpy(), flops, repeats), "torch": None}
+    torch = optional_module("torch")
+    if torch is not None:
+        ta = torch.randn(m, k).to(getattr(torch, dtype))
+        tb = torch.randn(k, n).to(getattr(torch, dtype))
+        with torch.inference_mode():
+            rates["torch"] = _best_rate(lambda: torch.matmul(ta, tb)[0, 0].item(), flops, repeats)
+    rates["best"] = max(r for r in rates.values() if r)
+    return rates
+
+
+def _best_rate(call, gflop, repeats):
+    call()
+    call()
+    best = min(_seconds(call) for _ in range(repeats))
+    return round(gflop / best, 1)
+
+
+def _seconds(call):
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
 def machine_info(measure_gemm=True):
     """The machine line's facts: CPU, cores, load, GEMM rates, library versions."""
     import keras
@@ -270,10 +306,20 @@ class Row:
     timing: Timing
     note: str = ""
     peer_of: str = ""  # for ours: the name of the row it is compared with
+    gflop_per_item: float = 0.0  # the matmul work of one item (0: not counted)
+    limit_gflops: float = 0.0  # `matmul_limit(...)["best"]` for this case and precision
+
+    def share_of_limit(self):
+        """The matmul rate reached, as a share of the measured limit (None when not counted)."""
+        if not (self.gflop_per_item and self.limit_gflops):
+            return None
+        return self.timing.items_per_second * self.gflop_per_item / self.limit_gflops
 
     def to_dict(self):
         d = {k: v for k, v in asdict(self).items() if k != "timing"}
         d.update(self.timing.summary())
+        share = self.share_of_limit()
+        d["share_of_limit"] = None if share is None else round(share, 3)
         return d
 
 
@@ -285,12 +331,13 @@ def format_table(rows, unit, comparisons):
         unit: what an item is ("seq", "sentences", ...).
         comparisons: list of `(ours_row, peer_row)`; each adds ours/peer ratios.
     """
-    lines = [f"| case | implementation | precision | {unit}/s | {unit}/CPU-s | note |",
-             "|---|---|---|---:|---:|---|"]
+    lines = [f"| case | implementation | precision | {unit}/s | {unit}/CPU-s | share of the limit | note |",
+             "|---|---|---|---:|---:|---:|---|"]
     for row in rows:
-        t = row.timing
+        t, share = row.timing, row.share_of_limit()
+        share = "" if share is None else f"{100 * share:.0f}% of {row.limit_gflops:.0f} GFLOP/s"
         lines.append(f"| {row.case} | {row.implementation} | {row.precision} | "
-                     f"{t.items_per_second:.2f} | {t.items_per_cpu_second:.2f} | {row.note} |")
+                     f"{t.items_per_second:.2f} | {t.items_per_cpu_second:.2f} | {share} | {row.note} |")
     if comparisons:
         lines += ["", "| case | ours | peer | ours/peer (wall) | ours/peer (CPU time) |",
                   "|---|---|---|---:|---:|"]

@@ -21,6 +21,32 @@ SIZES = {
 VOCABULARY_SIZE = 30522
 
 
+def forward_gflop(size, length):
+    """The matmul work of one sequence through the encoder (GFLOP): per token and layer
+    2 x (4 h^2 + 2 h i) for the projections and the feed-forward net plus 2 x 2 x length x h
+    for the attention scores and their weighted sum; embeddings and pooler left out
+    (BERT-Base at length 128: 22.35). A training step is about 3 times this.
+
+    >>> round(forward_gflop("base", 128), 2)
+    22.35
+    """
+    layers, hidden, _, intermediate = SIZES[size]
+    per_token = 2 * (4 * hidden ** 2 + 2 * hidden * intermediate) + 4 * length * hidden
+    return layers * length * per_token / 1e9
+
+
+def case_limit(size, batch, length, precision, skip=False):
+    """`matmul_limit` at the case's largest matmul, [batch x length, hidden] x [hidden,
+    intermediate] (0 with `skip`), printed."""
+    if skip:
+        return 0.0
+    _, hidden, _, intermediate = SIZES[size]
+    limit = common.matmul_limit(precision, batch * length, hidden, intermediate)
+    print(f"  limit: {limit['best']} GFLOP/s (TensorFlow {limit['tensorflow']}, PyTorch {limit['torch']}) "
+          f"at [{batch * length}, {hidden}] x [{hidden}, {intermediate}]", flush=True)
+    return limit["best"]
+
+
 def parse_case(text):
     """`"base:16:128"` → `("base", 16, 128)`, with a clear error for bad input."""
     parts = text.split(":")

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import common  # noqa: E402
 from benchmarks.models import (  # noqa: E402
-    SIZES, VOCABULARY_SIZE, keras_hub_backbone, model_garden_inputs, ours_backbone, parse_case,
-    random_inputs,
+    SIZES, VOCABULARY_SIZE, case_limit, forward_gflop, keras_hub_backbone, model_garden_inputs, ours_backbone,
+    parse_case, random_inputs,
 )
 
 TITLE = "Training step (fixed shapes)"
@@ -214,6 +214,7 @@ def main(argv=None):
         for precision in args.precisions.split(","):
             p = common.short_precision(precision)
             case = f"{task} {size} b{batch} s{length}" + (f" p{args.predictions}" if task == "pretrain" else "")
+            limit = case_limit(size, batch, length, precision, args.no_gemm)
             for peer in groups:
                 peer_name = peer + (" (MLM only)" if peer == "keras-hub" and task == "pretrain" else "")
                 print(f"\n{case}, {precision}: ours and {peer_name}", flush=True)
@@ -228,14 +229,17 @@ def main(argv=None):
                     continue
                 timings = {name: common.Timing(name, r["items"], r["calls"], r["wall"], r["cpu"])
                            for name, r in result.items()}
-                ours_row = common.Row(case, "ours", p, timings["ours"], note=f"timed with {peer_name}")
-                peer_row = common.Row(case, peer_name, p, timings[peer_name])
+                work = dict(gflop_per_item=3 * forward_gflop(size, length), limit_gflops=limit)
+                ours_row = common.Row(case, "ours", p, timings["ours"], note=f"timed with {peer_name}", **work)
+                peer_row = common.Row(case, peer_name, p, timings[peer_name], **work)
                 rows += [ours_row, peer_row]
                 comparisons.append((peer_row, ours_row) if peer == "ours + XLA" else (ours_row, peer_row))
                 for row in (ours_row, peer_row):
                     print(f"  {row.implementation}: {row.timing.items_per_second:.2f} seq/s, "
                           f"{row.timing.items_per_cpu_second:.2f} seq/CPU-s", flush=True)
-    notes += ["ours is timed in turns with one peer at a time (two models in memory, each pair in a fresh "
+    notes += ["share of the limit: 3 x the encoder's forward matmul work (forward_gflop) per second, over "
+              "the best matmul rate any framework here reaches at the feed-forward shape in this run",
+              "ours is timed in turns with one peer at a time (two models in memory, each pair in a fresh "
               "process), so each peer has its own 'ours' row; ratios are within those pairs",
               "exact (erf) GELU in every implementation; AdamW with global-norm clipping 1.0 in all",
               "keras-hub (MLM only): keras-hub's BertMaskedLM has no next-sentence head"]

@@ -50,6 +50,23 @@ class BenchmarksSmokeTest(TestCase):
         self.assertEqual(len(report["machine"]["load_start"]), 3)
         self._assert_timed(report)
 
+    def test_limit_and_share_of_it(self):
+        """The limit is the best framework's rate at the shape; a row's share is its matmul
+        work per second over that limit."""
+        from benchmarks import common
+        from benchmarks.models import forward_gflop
+
+        limit = common.matmul_limit("float32", 64, 32, 48, repeats=1)
+        self.assertGreater(limit["tensorflow"], 0)
+        self.assertEqual(limit["best"], max(r for r in (limit["tensorflow"], limit["torch"]) if r))
+        self.assertAlmostEqual(forward_gflop("base", 128), 22.35, places=2)
+        timing = common.Timing("ours", items=16, calls=1, wall=[2.0], cpu=[4.0])
+        row = common.Row("base b16 s128", "ours", "bf16", timing, gflop_per_item=22.35, limit_gflops=357.6)
+        self.assertAlmostEqual(row.share_of_limit(), 8 * 22.35 / 357.6)
+        self.assertAlmostEqual(row.to_dict()["share_of_limit"], 0.5, places=3)
+        self.assertIn("50% of 358 GFLOP/s", common.format_table([row], "seq", []))
+        self.assertIsNone(common.Row("c", "peer", "fp32", timing).share_of_limit())
+
     @requires_shared_data
     def test_text_to_predictions(self):
         from benchmarks import text_to_predictions
