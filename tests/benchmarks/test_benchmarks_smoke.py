@@ -67,6 +67,16 @@ class BenchmarksSmokeTest(TestCase):
         self.assertIn("50% of 358 GFLOP/s", common.format_table([row], "seq", []))
         self.assertIsNone(common.Row("c", "peer", "fp32", timing).share_of_limit())
 
+    def test_profile_step(self):
+        """Op time by kind from TensorFlow's profiler, and oneDNN's kernels from a verbose child."""
+        from benchmarks import profile_step
+
+        report = self._run(profile_step, "--case", "tiny:2:16", "--calls", "1", "--precision", "float32")
+        self.assertGreater(report["kind_ms_per_call"]["matmul"], 0)
+        self.assertNotIn("Process", report["op_ms_per_call"])  # executor events are not ops
+        self.assertTrue(any(name.startswith(("matmul", "inner_product")) for name in report["onednn"]))
+        self.assertGreater(report["matmul_gflops"], 0)
+
     @requires_shared_data
     def test_text_to_predictions(self):
         from benchmarks import text_to_predictions
