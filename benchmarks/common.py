@@ -406,6 +406,11 @@ def finish(title, info, args, rows, comparisons, unit, notes=(), extra=None):
     }
     if extra:
         report.update(extra)
+    return write_report(args, report)
+
+
+def write_report(args, report):
+    """Writes `report` as JSON to `--json` when given; returns it."""
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))

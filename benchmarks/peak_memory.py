@@ -128,10 +128,7 @@ def main(argv=None):
     for note in notes:
         print(f"- {note}")
     report = {"benchmark": TITLE, "argv": sys.argv, "machine": info, "results": results, "notes": notes}
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    return report
+    return common.write_report(args, report)
 
 
 def argparse_hidden():

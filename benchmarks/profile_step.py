@@ -193,10 +193,7 @@ def main(argv=None):
         for name, (count, ms) in list(kernels.items())[:15]:
             print(f"| {name} | {count / args.calls:g} | {ms / args.calls:.2f} |")
         report["onednn"] = kernels
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    return report
+    return common.write_report(args, report)
 
 
 if __name__ == "__main__":

@@ -311,10 +311,7 @@ def main(argv=None):
             print(f"- {name} error: {example}")
     report = {"benchmark": TITLE, "argv": sys.argv, "machine": info, "settings": vars(args),
               "models": per_model, "memory": memory_report, "server_imports_besides_tensorflow": server_imports}
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2))
-    return report
+    return common.write_report(args, report)
 
 
 if __name__ == "__main__":

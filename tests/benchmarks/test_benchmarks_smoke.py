@@ -109,7 +109,9 @@ class BenchmarksSmokeTest(TestCase):
 
         report = serving_soak.main(["--size", "tiny", "--clients", "3", "--seconds", "4", "--warmup_seconds", "4",
                                     "--json", str(self.tmp / "soak.json")])
-        self.assertEqual(json.loads((self.tmp / "soak.json").read_text())["models"], report["models"])
+        written = json.loads((self.tmp / "soak.json").read_text())["models"]
+        # (as JSON text: a model that got no request in a busy 4 s has NaN latencies, and NaN != NaN)
+        self.assertEqual(json.dumps(written, sort_keys=True), json.dumps(report["models"], sort_keys=True))
         self.assertEqual(set(report["models"]), {"classifier", "squad", "ner", "all"})
         self.assertGreater(report["models"]["all"]["requests"], 0)
         self.assertEqual(report["models"]["all"]["errors"], 0, report["models"])
