@@ -10,7 +10,7 @@ paper's settings for every size.
 | task | size | learning rate | batch | epochs | warm-up | weight decay | keep best epoch | other | measured (dev) |
 |---|---|---|---|---|---|---|---|---|---|
 | GLUE, < 10,000 training examples (CoLA, MRPC, STS-B, RTE, WNLI) | small | 5e-5 | 8 | 3 | 0 | 0 | yes | | MRPC F1 86.54 (3e-5: 84.96) |
-| GLUE, larger (SST-2, QQP, MNLI, QNLI) | small | 5e-5 | 32 | 1 | 0.1 | 0.01 | no | | SST-2 accuracy 89.7 |
+| GLUE, larger (SST-2, QQP, MNLI, QNLI) | small | 1e-4 | 32 | 1 | 0.1 | 0.01 | no | | SST-2 accuracy 91.06 (5e-5: 89.68) |
 | GLUE | paper | 2e-5 | 32 | 3 | 0.1 | 0.01 | no | | |
 | SQuAD v1.1 | small | 1e-4 | 32 | 2 | 0.1 | 0.01 | | length 256, stride 128 | F1 62.1 (bf16: 61.4) |
 | SQuAD v1.1 | paper | 5e-5 | 32 | 3 | 0.1 | 0.01 | | length 384, stride 128 | |
@@ -41,7 +41,7 @@ FINE_TUNING_DEFAULTS = {
         "paper": dict(learning_rate=2e-5, batch_size=32, epochs=3, keep_best_epoch=False, **_PAPER),
     },
     "glue": {
-        "small": dict(learning_rate=5e-5, batch_size=32, epochs=1, keep_best_epoch=False, **_PAPER),
+        "small": dict(learning_rate=1e-4, batch_size=32, epochs=1, keep_best_epoch=False, **_PAPER),
         "paper": dict(learning_rate=2e-5, batch_size=32, epochs=3, keep_best_epoch=False, **_PAPER),
     },
     "squad1.1": {
