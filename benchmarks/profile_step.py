@@ -41,6 +41,7 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 TITLE = "Profile of one forward pass / pre-training step"
 KINDS = (  # op type (TensorFlow's, oneDNN-rewritten names included) -> kind; first match wins
+    ("other", ("ExpandDims",)),
     ("matmul", ("MatMul", "Conv", "Einsum")),
     ("transpose", ("Transpose",)),
     ("softmax", ("Softmax",)),

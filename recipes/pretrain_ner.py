@@ -111,7 +111,8 @@ def main(argv=None):
 
     if args.pretrain_steps:
         pretrain_dir = os.path.join(out, "pretrain")
-        run_step(record, out, "pretraining", os.path.join(pretrain_dir, "metrics.json"), "pretrain.py", [
+        # pretrain.py writes vocab.txt last (after metrics.json and backbone.keras)
+        run_step(record, out, "pretraining", os.path.join(pretrain_dir, "vocab.txt"), "pretrain.py", [
             "--text", files["pretraining_text.txt"], "--text_format", "lines",
             "--eval_text", files["heldout_text.txt"], "--eval_steps", 20, "--vocab", vocab,
             "--architecture", args.architecture, "--steps", args.pretrain_steps,
@@ -171,16 +172,23 @@ def tag_examples(export_path, texts):
     return examples
 
 
+# Flags that change what is scored, shown or written where, not what is trained: a run
+# started again with other values of them goes on in the same folder.
+NOT_TRAINING = ("test_file", "examples", "export_dir", "export_name", "no_export", "output_dir")
+
+
 def start_record(out, args):
-    """`chain.json`'s record; a record of other arguments in `out` stops the run."""
+    """`chain.json`'s record; a record of other training arguments in `out` stops the run."""
     path = os.path.join(out, "chain.json")
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
-        changed = sorted(k for k in set(args) | set(record["args"]) if args.get(k) != record["args"].get(k))
+        changed = sorted(k for k in set(args) | set(record["args"])
+                         if k not in NOT_TRAINING and args.get(k) != record["args"].get(k))
         if changed:
-            raise SystemExit(f"{path}: this folder holds a chain run with other arguments "
+            raise SystemExit(f"{path}: this folder holds a chain run with other training arguments "
                              f"({', '.join('--' + k for k in changed)}); use another --output_dir.")
+        record["args"] = args
         return record
     record = {"args": args, "steps": {}}
     write_record(out, record)

@@ -3,8 +3,9 @@
 The file is loaded with Keras (`compile=False`) and read like any other format: the
 backbone's configuration, its tensors under canonical names (the pretrainer's heads
 too), and, when the model carries a preprocessor, its tokenizer's vocabulary and casing;
-else the `vocab.txt` beside the file, when there is one (`recipes/pretrain.py` writes
-`backbone.keras` and `vocab.txt` side by side).
+else the `vocab.txt` beside the file, when there is one with as many tokens as the
+model's embedding has rows (`recipes/pretrain.py` writes `backbone.keras` and `vocab.txt`
+side by side).
 So a fine-tuned model's encoder can start another fine-tuning (`from_preset("run/
 model.keras")`) or be written in any other format.
 
@@ -22,6 +23,7 @@ import keras
 from keras_bert_pkg.broken_files import BrokenFileError, truncated_file_hint
 from keras_bert_pkg.checkpoints.contents import CheckpointContents
 from keras_bert_pkg.checkpoints.load_report import LazyTensors
+from keras_bert_pkg.checkpoints.vocabulary_file import read_vocabulary
 from keras_bert_pkg.checkpoints.weight_map import backbone_weight_map, model_weight_map
 
 # Settings of the saved object, not of the architecture.
@@ -47,12 +49,20 @@ def read_keras_file(path):
     config = {key: value for key, value in backbone.get_config().items()
               if key not in _NOT_ARCHITECTURE}
     tokenizer = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
-    beside = os.path.join(os.path.dirname(os.path.abspath(path)), "vocab.txt")
     return CheckpointContents(
         source=path, format="keras", config=config,
         tensors=LazyTensors({entry.name: entry.get for entry in entries}),
         names={entry.name: entry.path for entry in entries},
         vocabulary=(tokenizer.get_vocabulary() if tokenizer is not None
-                    else beside if os.path.isfile(beside) else None),
+                    else vocabulary_beside(path, config["vocabulary_size"])),
         lowercase=tokenizer.lowercase if tokenizer is not None else None,
     )
+
+
+def vocabulary_beside(path, vocabulary_size):
+    """The `vocab.txt` beside `path` when it has `vocabulary_size` tokens, else None
+    (none there, or another model's vocabulary)."""
+    beside = os.path.join(os.path.dirname(os.path.abspath(path)), "vocab.txt")
+    if os.path.isfile(beside) and len(read_vocabulary(beside)) == vocabulary_size:
+        return beside
+    return None

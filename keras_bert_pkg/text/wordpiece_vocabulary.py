@@ -28,8 +28,9 @@ characters (TensorFlow Text's `max_unique_chars`) and gives each a `##` twin, wh
 character never uses: a vocabulary learned from Chinese text would map every rarer
 character to `[UNK]` (on MSRA's text: 1,000 of its 4,657 characters). So the `##` twins
 of those characters are dropped, and every one of them that occurs in the text and is
-missing is added after the learned pieces, most frequent first, as far as
-`vocabulary_size` allows.
+missing is added after the learned pieces, most frequent first; when that goes past
+`vocabulary_size`, learned multi-character pieces make room (the last learned first)
+before the rarest characters are left out.
 """
 
 import collections
@@ -104,7 +105,6 @@ def build_wordpiece_vocabulary(texts, vocabulary_size, lowercase=True, num_unuse
             f"{len(leading)} special and unused tokens (use a larger size or fewer unused).")
     if isinstance(texts, tf.data.Dataset):
         data = texts
-        single = single_character_words(data)
     else:
         texts = [t for t in texts if t and t.strip()]
         if not texts:
@@ -128,8 +128,15 @@ def build_wordpiece_vocabulary(texts, vocabulary_size, lowercase=True, num_unuse
         if token not in seen and token.strip() and token not in never_used:
             seen.add(token)
             vocabulary.append(token)
-    vocabulary.extend(c for c, _ in single.most_common() if c not in seen)
-    vocabulary = vocabulary[: int(vocabulary_size)]
+    missing = [c for c, _ in single.most_common() if c not in seen]
+    # Over the size, learned multi-character pieces go (last learned first) before any
+    # character of the text: a word losing a piece still splits into smaller ones.
+    over = len(vocabulary) + len(missing) - int(vocabulary_size)
+    if over > 0:
+        pieces = [k for k in range(len(leading), len(vocabulary)) if len(vocabulary[k].removeprefix("##")) > 1]
+        dropped = set(pieces[::-1][:over])
+        vocabulary = [t for k, t in enumerate(vocabulary) if k not in dropped]
+    vocabulary = (vocabulary + missing)[: int(vocabulary_size)]
     if output_file is not None:
         write_vocabulary(vocabulary, output_file)
     return vocabulary

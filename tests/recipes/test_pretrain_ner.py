@@ -59,6 +59,8 @@ class PretrainNerChainTest(TestCase):
         # Started again: every step is done, nothing runs, the record stands.
         again = recipe.main(argv)
         self.assertEqual(again["steps"], record["steps"])
-        # Other arguments in the same folder are refused, naming the flag.
+        # Another --test_file or --examples is no other run: nothing is trained again.
+        self.assertEqual(recipe.main(argv + ["--examples", "华为在深圳"])["steps"], record["steps"])
+        # Other training arguments in the same folder are refused, naming the flag.
         with self.assertRaisesRegex(SystemExit, "--pretrain_steps"):
             recipe.main(argv[:-6] + ["--pretrain_steps", "0"] + argv[-6:])

@@ -61,3 +61,19 @@ class VocabularyTest(TestCase):
         small = build_wordpiece_vocabulary(train, 1500, num_unused=0)
         self.assertEqual(len(small), 1500)
         self.assertIn("的", small)
+
+    def test_characters_are_kept_before_learned_pieces_when_the_size_is_tight(self):
+        """Mixed English and Chinese text at a size the learned pieces alone would fill:
+        multi-character pieces make room for every character of the text."""
+        english = self.train[:300]
+        chinese = ["".join(s.words) for s in read_bio(SHARED_DATA / "ner" / "msra" / "train.txt",
+                                                      scheme="bmes")[:300]]
+        characters = {c for s in chinese for c in s if "\u4e00" <= c <= "\u9fff"}
+        roomy = build_wordpiece_vocabulary(english + chinese, 8000, num_unused=0)
+        pieces = [t for t in roomy if len(t.removeprefix("##")) > 1 and not t.startswith("[")]
+        self.assertGreater(len(pieces), 100)
+        size = len(roomy) - len(pieces) + 10  # room for 10 of the learned pieces
+        vocab = build_wordpiece_vocabulary(english + chinese, size, num_unused=0)
+        self.assertLessEqual(len(vocab), size)
+        self.assertEqual(characters - set(vocab), set())
+        self.assertLess(len([t for t in vocab if t in pieces]), len(pieces))
