@@ -1,3 +1,5 @@
+import pytest
+
 from keras_bert_pkg.data.conll import read_bio
 from keras_bert_pkg.data.pretraining_documents import WIKITEXT_UNKNOWN, read_text_documents
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
@@ -62,6 +64,7 @@ class VocabularyTest(TestCase):
         self.assertEqual(len(small), 1500)
         self.assertIn("的", small)
 
+    @pytest.mark.slow  # three vocabularies learned: about 40 s
     def test_characters_are_kept_before_learned_pieces_when_the_size_is_tight(self):
         """Mixed English and Chinese text at a size the learned pieces alone would fill:
         multi-character pieces make room for every character of the text."""
