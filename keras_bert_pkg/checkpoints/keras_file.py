@@ -60,9 +60,10 @@ def read_keras_file(path):
 
 
 def vocabulary_beside(path, vocabulary_size):
-    """The `vocab.txt` beside `path` when it has `vocabulary_size` tokens, else None
-    (none there, or another model's vocabulary)."""
+    """The tokens of the `vocab.txt` beside `path` when it has `vocabulary_size` of them,
+    else None (none there, or another model's vocabulary). Read once, as a list."""
     beside = os.path.join(os.path.dirname(os.path.abspath(path)), "vocab.txt")
-    if os.path.isfile(beside) and len(read_vocabulary(beside)) == vocabulary_size:
-        return beside
-    return None
+    if not os.path.isfile(beside):
+        return None
+    tokens = read_vocabulary(beside)
+    return tokens if len(tokens) == vocabulary_size else None
