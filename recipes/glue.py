@@ -28,7 +28,6 @@ again (checkpoints in `<output_dir>/checkpoints/` while it runs; `--checkpoint_d
 
 import argparse
 import os
-import shutil
 import sys
 import time
 
@@ -42,9 +41,9 @@ from keras_bert_pkg.evaluation.glue_evaluation import (  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_source, checkpoint_folder, run_search, run_with_flags, search_record)
+    add_training_flags, backbone_source, finish_run, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
-from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
+from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data", "glue")
@@ -158,10 +157,7 @@ def run(args):
         "submission_files": submissions, "savedmodel": export_path,
         "command": "python recipes/glue.py " + " ".join(args.command_line),
     }
-    write_metrics(args.output_dir, summary)
-    checkpoints = checkpoint_folder(args)
-    if checkpoints:  # the run is complete: the same command starts a new one
-        shutil.rmtree(checkpoints, ignore_errors=True)
+    finish_run(args, summary)
     print(f"dev: {best['dev']} ({best['trial_name']}); total {summary['total_seconds']:.0f} s, "
           f"{summary['total_cpu_seconds'] / 60:.1f} CPU-min; wrote {args.output_dir}"
           + (f", {export_path}" if export_path else ""))

@@ -16,7 +16,6 @@ again (checkpoints in `<output_dir>/checkpoints/` while it runs; `--checkpoint_d
 
 import argparse
 import os
-import shutil
 import sys
 import time
 
@@ -33,9 +32,9 @@ from keras_bert_pkg.evaluation.ner_evaluation import evaluate_ner  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_source, checkpoint_folder, run_search, run_with_flags, search_record)
+    add_training_flags, backbone_source, finish_run, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
-from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
+from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data", "ner", "conll2003")
@@ -154,10 +153,7 @@ def run(args):
         metrics["export"] = kb.export_model(outcome.model, args.export_dir, args.export_name, labels=tags).path
     metrics["total_seconds"] = time.time() - started
     metrics["total_cpu_seconds"] = process_cpu_seconds() - cpu_started
-    write_metrics(args.output_dir, metrics)
-    checkpoints = checkpoint_folder(args)
-    if checkpoints:  # the run is complete: the same command starts a new one
-        shutil.rmtree(checkpoints, ignore_errors=True)
+    finish_run(args, metrics)
     print(f"validation entity precision {scores['precision']:.4f} recall {scores['recall']:.4f} "
           f"F1 {scores['f1']:.4f} ({len(valid)} sentences, {metrics['total_seconds']:.0f} s)")
     if test:

@@ -27,7 +27,6 @@ again (checkpoints in `<output_dir>/checkpoints/` while it runs; `--checkpoint_d
 
 import argparse
 import os
-import shutil
 import sys
 import time
 
@@ -45,9 +44,9 @@ from keras_bert_pkg.evaluation.squad_evaluation import evaluate_squad_model  # n
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
-    add_training_flags, backbone_source, checkpoint_folder, run_search, run_with_flags, search_record)
+    add_training_flags, backbone_source, finish_run, run_search, run_with_flags, search_record)
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably  # noqa: E402
-from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds, write_metrics  # noqa: E402
+from keras_bert_pkg.training.run_artifacts import plot_history, process_cpu_seconds  # noqa: E402
 from squad_demo import write_squad_demo  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -190,10 +189,7 @@ def run(args):
                    trial=best["trial"], defaults=defaults, search=search_record(outcome),
                    wall_seconds=time.time() - started, cpu_seconds=process_cpu_seconds() - cpu_started,
                    args=vars(args))
-    write_metrics(args.output_dir, metrics)
-    checkpoints = checkpoint_folder(args)
-    if checkpoints:  # the run is complete: the same command starts a new one
-        shutil.rmtree(checkpoints, ignore_errors=True)
+    finish_run(args, metrics)
     plot_history({"loss": best["loss"]}, os.path.join(args.output_dir, "training_curve.png"),
                  title=f"SQuAD v{args.version}")
     print(f"SQuAD v{args.version}: EM {scores['exact_match']:.3f}  F1 {scores['f1']:.3f}"

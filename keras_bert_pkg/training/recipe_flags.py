@@ -40,6 +40,7 @@ Example:
 
 import argparse
 import os
+import shutil
 
 import keras
 
@@ -53,6 +54,7 @@ from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from keras_bert_pkg.training.hyperparameter_search import PAPER_GRID, search, trial_grid
 from keras_bert_pkg.training.precision import PRECISIONS, set_precision
+from keras_bert_pkg.training.run_artifacts import write_metrics
 
 
 def add_training_flags(parser, schedule="epochs", require_model=False, **defaults):
@@ -290,6 +292,19 @@ def checkpoint_folder(args, name="checkpoints"):
     if args.checkpoint_dir:
         return args.checkpoint_dir
     return os.path.join(args.output_dir, name) if args.output_dir else None
+
+
+def finish_run(args, metrics):
+    """Writes `metrics.json` into `--output_dir`, then removes the run's epoch checkpoints
+    (`checkpoint_folder(args)`): the run is complete, and the same command starts a new one.
+
+    Returns: the path of `metrics.json`.
+    """
+    path = write_metrics(args.output_dir, metrics)
+    checkpoints = checkpoint_folder(args)
+    if checkpoints:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    return path
 
 
 def run_with_flags(run, args):

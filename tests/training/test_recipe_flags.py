@@ -3,6 +3,7 @@ drive (strategy, batch sizes, precision, workarounds), and the model they build.
 
 import argparse
 import importlib.util
+import json
 import os
 from unittest import mock
 
@@ -11,7 +12,7 @@ import tensorflow as tf
 from keras_bert_pkg import keras_workarounds
 from keras_bert_pkg.training.precision import cpu_has_bfloat16
 from keras_bert_pkg.training.recipe_flags import (
-    add_training_flags, backbone_and_tokenizer, run_with_flags, setup_from_flags)
+    add_training_flags, backbone_and_tokenizer, finish_run, run_with_flags, setup_from_flags)
 from tests.test_case import MINILM_DIR, PROJECT_ROOT, UNCASED_VOCAB, TestCase, requires_shared_data
 
 _CPU_MIXED_POLICY = "mixed_bfloat16" if cpu_has_bfloat16() is not False else "float32"
@@ -78,6 +79,19 @@ class RecipeFlagsTest(TestCase):
         self.assertIs(got, args)
         self.assertIsInstance(strategy, tf.distribute.OneDeviceStrategy)
         self.assertEqual(draws.tolist(), again.tolist())  # the seed was set before run
+
+    def test_finish_run_writes_metrics_then_removes_the_checkpoints(self):
+        for checkpoint_dir in (None, os.path.join(self.get_temp_dir(), "elsewhere")):
+            output_dir = self.get_temp_dir()
+            args = self.parser().parse_args(["--output_dir", output_dir] + (
+                ["--checkpoint_dir", checkpoint_dir] if checkpoint_dir else []))
+            checkpoints = checkpoint_dir or os.path.join(output_dir, "checkpoints")
+            os.makedirs(os.path.join(checkpoints, "epoch_1"))
+            path = finish_run(args, {"f1": 0.5})
+            self.assertEqual(path, os.path.join(output_dir, "metrics.json"))
+            with open(path) as f:
+                self.assertEqual(json.load(f), {"f1": 0.5})
+            self.assertFalse(os.path.exists(checkpoints))
 
     def test_bad_values_are_rejected(self):
         with self.assertRaises(SystemExit), mock.patch("sys.stderr"):
