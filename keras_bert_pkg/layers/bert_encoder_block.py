@@ -13,7 +13,8 @@ projection as one 2-D `MatMul` + `BiasAdd` (+ GELU), the pattern TensorFlow's gr
 optimizer fuses into one oneDNN matmul with post-ops on CPU; the query, key and value
 projections are one matmul against the concatenated kernels, with the `1/sqrt(head_dim)`
 scale folded into the query kernel. When a projection is quantized
-(`model.quantize("int8")`), the projections run through Keras's own quantized layers.
+(`model.quantize("int8")`), it runs on the CPU's int8 units (`int8_matmul`: 8-bit
+activations quantized on the fly); other quantized forms run through Keras's own quantized layers.
 
 Args:
     intermediate_dim: feed-forward inner size (4H in the paper).
@@ -40,6 +41,8 @@ import re
 
 import keras
 import tensorflow as tf
+
+from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
 
 _LARGE_NEGATIVE = -1e9  # what keras.layers.Softmax puts at masked positions (non-float16)
 
@@ -101,16 +104,29 @@ class BertEncoderBlock(keras.layers.Layer):
     def _quantized(layer):
         return getattr(layer, "quantization_mode", None) is not None
 
+    @staticmethod
+    def _int8(layer):
+        """An int8 projection whose activations are quantized too: `int8_matmul`'s job."""
+        return (getattr(layer, "quantization_mode", None) == "int8"
+                and getattr(layer, "inputs_quantizer", None) is not None and not layer.lora_enabled
+                and int8_matmul_available())
+
     def _project(self, x, layer, scale=None):
-        """`x @ kernel + bias` as one 2-D matmul (Keras's own call when quantized)."""
-        if self._quantized(layer):
+        """`x @ kernel + bias` as one 2-D matmul (+ the layer's activation when quantized):
+        float kernels as `MatMul` + `BiasAdd`, int8 ones by `int8_matmul`, other
+        quantized forms by Keras's own call."""
+        if self._int8(layer):
+            y = int8_matmul(x, layer.kernel, layer.kernel_scale, layer.bias)
+            y = layer.activation(y) if layer.activation is not None else y
+        elif self._quantized(layer):
             y = layer(x)
-            return y if scale is None else y * tf.cast(scale, y.dtype)
-        kernel = tf.cast(layer.kernel, self.compute_dtype)
-        bias = tf.cast(layer.bias, self.compute_dtype)
-        if scale is not None:
-            kernel, bias = kernel * scale, bias * scale
-        return tf.nn.bias_add(tf.matmul(x, kernel), bias)
+        else:
+            kernel = tf.cast(layer.kernel, self.compute_dtype)
+            bias = tf.cast(layer.bias, self.compute_dtype)
+            if scale is not None:
+                kernel, bias = kernel * scale, bias * scale
+            return tf.nn.bias_add(tf.matmul(x, kernel), bias)
+        return y if scale is None else y * tf.cast(scale, y.dtype)
 
     def _query_key_value(self, x, scale):
         layers = (self.query_dense, self.key_dense, self.value_dense)
@@ -154,7 +170,7 @@ class BertEncoderBlock(keras.layers.Layer):
 
         # Feed-forward.
         if self._quantized(self.intermediate_dense):
-            inner = self.intermediate_dense(x)
+            inner = self._project(x, self.intermediate_dense)
         else:
             inner = self.activation(self._project(x, self.intermediate_dense))
         out = self.output_dropout(self._project(inner, self.output_dense), training=training)

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras_hub.layers import TransformerEncoder
 
 from keras_bert_pkg.layers.activations import gelu_approximate
+from keras_bert_pkg.layers.int8_matmul import int8_matmul_available
 from keras_bert_pkg.layers.bert_encoder_block import (BertEncoderBlock, is_legacy_weight_path,
                                                       upgrade_legacy_weight)
 from tests.test_case import TestCase
@@ -127,7 +128,7 @@ class BertEncoderBlockTest(TestCase):
         # Post-LayerNorm outputs are O(1); bfloat16 keeps ~3 significant digits.
         np.testing.assert_allclose(got, reference32(x, padding_mask=mask).numpy(), atol=0.1)
 
-    def test_quantized_int8_runs_through_keras_quantized_layers(self):
+    def test_quantized_int8_runs_on_the_int8_kernel(self):
         reference, ours = _pair()
         x, mask = _inputs()
         before = ours(x, padding_mask=mask).numpy()
@@ -136,8 +137,21 @@ class BertEncoderBlockTest(TestCase):
                 if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense)):
                     layer.quantize("int8")
         got = ours(x, padding_mask=mask).numpy()
+        keras_int8 = reference(x, padding_mask=mask).numpy()  # Keras's own int8 layers
         self.assertLess(np.abs(got - before).max(), 0.2)  # int8 stays close to float
-        np.testing.assert_allclose(got, reference(x, padding_mask=mask).numpy(), atol=0.05)
+        np.testing.assert_allclose(got, keras_int8, atol=0.05)
+        # per-tensor asymmetric 8 bits: about as far from float as Keras's per-token ones
+        self.assertLess(np.abs(got - before).mean(), np.abs(keras_int8 - before).mean() * 1.25)
+        if int8_matmul_available():
+            graph = tf.function(lambda x: ours(x, padding_mask=mask)).get_concrete_function(
+                tf.TensorSpec(x.shape, tf.float32)).graph
+            ops = [op.type for op in graph.get_operations()]
+            self.assertEqual(ops.count("QuantizedMatMulWithBiasAndDequantize"), 6)  # q, k, v, out, ffn in, ffn out
+        with tf.GradientTape() as tape:  # fine-tuning the float parts still works
+            xt = tf.constant(x)
+            tape.watch(xt)
+            loss = tf.reduce_sum(ours(xt, padding_mask=mask))
+        self.assertTrue(np.isfinite(tape.gradient(loss, xt).numpy()).all())
 
     def test_serialization(self):
         _, ours = _pair()

@@ -1,0 +1,63 @@
+"""int8_matmul: the integer product is exact, the result is within the activations'
+8-bit rounding of the float product, and gradients reach the input and the bias."""
+
+import unittest
+
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
+from tests.test_case import TestCase
+
+
+def _quantized_kernel(w):
+    """Keras's int8 `Dense` form: int8 kernel and per-column scale (kernel = w * scale)."""
+    scale = 127.0 / np.abs(w).max(axis=0)
+    return np.round(w * scale).astype("int8"), scale.astype("float32")
+
+
+@unittest.skipUnless(int8_matmul_available(), "no oneDNN int8 matmul kernel in this TensorFlow")
+class Int8MatmulTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        rng = np.random.default_rng(0)
+        self.x = (rng.standard_normal((40, 96)) + 0.3).astype("float32")
+        self.w = (rng.standard_normal((96, 48)) * 0.05).astype("float32")
+        self.kernel, self.scale = _quantized_kernel(self.w)
+        self.dequantized = self.kernel / self.scale
+
+    def test_matches_the_dequantized_product_within_8_bit_activations(self):
+        bias = np.linspace(-1, 1, 48).astype("float32")
+        got = int8_matmul(self.x, self.kernel, self.scale, bias).numpy()
+        exact = self.x @ self.dequantized + bias
+        # each activation is off by at most half a step (the tensor's range / 255)
+        step = (self.x.max() - self.x.min()) / 255
+        bound = 0.5 * step * np.abs(self.dequantized).sum(0)[None, :]
+        self.assertTrue((np.abs(got - exact) <= bound + 1e-5).all())
+        self.assertLess(np.abs(got - exact).max(), 0.02 * np.abs(exact).max())
+
+    def test_values_on_the_grid_are_exact(self):
+        # values min + k * step (step = range / 255) come out exactly: only the
+        # activations' rounding differs from the float product
+        levels = np.arange(192) * 37 % 256
+        levels[:2] = 0, 255
+        x = (levels.reshape(2, 96) / 64.0 - 2.0).astype("float32")
+        got = int8_matmul(x, self.kernel, self.scale).numpy()
+        np.testing.assert_allclose(got, x @ self.dequantized, rtol=1e-5, atol=1e-5)
+
+    def test_bfloat16_in_bfloat16_out_and_in_a_graph(self):
+        x16 = tf.cast(self.x, tf.bfloat16)
+        got = tf.function(lambda x: int8_matmul(x, self.kernel, self.scale[None, :]))(x16)
+        self.assertEqual(got.dtype, tf.bfloat16)
+        np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(),
+                                   tf.cast(x16, tf.float32).numpy() @ self.dequantized, atol=0.05)
+
+    def test_gradient_is_through_the_dequantized_kernel(self):
+        x, bias = tf.constant(self.x), tf.Variable(tf.zeros(48))
+        upstream = np.random.default_rng(1).standard_normal((40, 48)).astype("float32")
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(int8_matmul(x, self.kernel, self.scale, bias) * upstream)
+        dx, dbias = tape.gradient(loss, [x, bias])
+        np.testing.assert_allclose(dx.numpy(), upstream @ self.dequantized.T, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(dbias.numpy(), upstream.sum(0), rtol=1e-5, atol=1e-5)
