@@ -6,7 +6,9 @@ the encoders are built with random weights and timed on the same random token ba
 
 Ours is compared with each peer at the same GELU form: with keras-hub's exact GELU
 ("ours (gelu)" vs keras-hub) and with Model Garden's tanh approximation ("ours" vs Model
-Garden). `--xla` adds ours compiled with XLA (`jit_compile=True`).
+Garden). `--xla` adds ours compiled with XLA (`jit_compile=True`). `--int8` adds ours
+int8-quantized (`model.quantize("int8")` of the float32 model: the encoder's projections
+on the CPU's int8 units), compared with ours in the same case's precision.
 
 Command (default, ~2 minutes on an idle 2-core machine):
     python benchmarks/backbone_inference.py
@@ -37,6 +39,7 @@ def build_forward(impl, size, x, precision, jit=False):
 
     Args:
         impl: `"ours"` (tanh GELU, our default), `"ours (gelu)"` (exact GELU),
+            `"ours int8"` (ours in float32, then int8-quantized: `precision` is ignored),
             `"keras-hub"`, `"Model Garden"` or `"Hugging Face"`.
         size: a key of `benchmarks.models.SIZES`.
         x: the backbone input dict (numpy).
@@ -49,9 +52,13 @@ def build_forward(impl, size, x, precision, jit=False):
     common.set_policies(precision)
     try:
         tx = {k: tf.constant(v) for k, v in x.items()}
-        if impl in ("ours", "ours (gelu)", "keras-hub"):
+        if impl in ("ours", "ours (gelu)", "keras-hub", "ours int8"):
+            if impl == "ours int8":
+                common.set_policies("float32")
             model = (keras_hub_backbone(size) if impl == "keras-hub"
                      else ours_backbone(size, "gelu" if impl == "ours (gelu)" else "gelu_approximate"))
+            if impl == "ours int8":
+                model.quantize("int8")
             fn = tf.function(lambda inputs: model(inputs, training=False)["sequence_output"], jit_compile=jit)
             return lambda: fn(tx).numpy()
         if impl == "Model Garden":
@@ -78,10 +85,14 @@ def build_forward(impl, size, x, precision, jit=False):
         common.set_policies("float32")
 
 
-def _forwards(size, batch, length, precision, peers, xla):
+def _forwards(size, batch, length, precision, peers, xla, int8=False):
     """name → (callable, name of the peer row it is compared with)."""
     x = random_inputs(batch, length)
     out = {}
+    if int8:
+        out["ours int8"] = (build_forward("ours int8", size, x, precision), "ours")
+        if "model_garden" not in peers:
+            out["ours"] = (build_forward("ours", size, x, precision), None)
     if "keras_hub" in peers:
         out["ours (gelu)"] = (build_forward("ours (gelu)", size, x, precision), "keras-hub")
         out["keras-hub"] = (build_forward("keras-hub", size, x, precision), None)
@@ -106,6 +117,7 @@ def main(argv=None):
                         help="float32 and mixed_bfloat16 where the CPU has bfloat16 instructions")
     parser.add_argument("--peers", default="keras_hub,model_garden,huggingface")
     parser.add_argument("--xla", action="store_true", help="add ours with jit_compile=True")
+    parser.add_argument("--int8", action="store_true", help="add ours int8-quantized, against ours")
     parser.add_argument("--min_sample_seconds", type=float, default=1.0,
                         help="repeat fast calls within a sample up to about this long")
     args = parser.parse_args(argv)
@@ -125,16 +137,16 @@ def main(argv=None):
         for precision in args.precisions.split(","):
             case = f"{size} b{batch} s{length}"
             print(f"\n{case}, {precision}", flush=True)
-            forwards = _forwards(size, batch, length, precision, peers, args.xla)
+            forwards = _forwards(size, batch, length, precision, peers, args.xla, args.int8)
             limit = case_limit(size, batch, length, precision, args.no_gemm)
             timings = common.time_interleaved({k: v[0] for k, v in forwards.items()}, batch,
                                               repeats=args.repeats, warmup=args.warmup,
                                               min_sample_seconds=args.min_sample_seconds)
             by_name = {}
             for name, timing in timings.items():
-                row = common.Row(case, name, common.short_precision(precision), timing,
+                row = common.Row(case, name, "int8" if name == "ours int8" else common.short_precision(precision), timing,
                                  peer_of=forwards[name][1] or "", gflop_per_item=forward_gflop(size, length),
-                                 limit_gflops=limit)
+                                 limit_gflops=None if name == "ours int8" else limit)
                 by_name[name] = row
                 rows.append(row)
                 print(f"  {name}: {timing.items_per_second:.2f} seq/s, "

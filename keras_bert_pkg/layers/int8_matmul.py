@@ -52,8 +52,9 @@ def int8_matmul_available():
     if tf.config.list_logical_devices("GPU"):
         return False  # the kernel is CPU-only: a GPU model would copy every projection
     try:
-        with tf.device("/CPU:0"):
-            int8_matmul(tf.ones((1, 4)), tf.ones((4, 2), tf.int8), tf.ones((2,)))
+        # init_scope: run the probe eagerly even when first asked while a graph is traced
+        with tf.init_scope(), tf.device("/CPU:0"):
+            int8_matmul(tf.ones((1, 4)), tf.ones((4, 2), tf.int8), tf.ones((2,))).numpy()
         return True
     except (tf.errors.NotFoundError, tf.errors.UnimplementedError, tf.errors.InvalidArgumentError):
         return False

@@ -52,6 +52,12 @@ class Int8MatmulTest(TestCase):
         np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(),
                                    tf.cast(x16, tf.float32).numpy() @ self.dequantized, atol=0.05)
 
+    def test_availability_is_probed_eagerly_even_from_inside_a_trace(self):
+        int8_matmul_available.cache_clear()
+        graph = tf.function(lambda: tf.constant(int8_matmul_available())).get_concrete_function().graph
+        self.assertNotIn("QuantizedMatMulWithBiasAndDequantize", [op.type for op in graph.get_operations()])
+        self.assertTrue(int8_matmul_available())
+
     def test_gradient_is_through_the_dequantized_kernel(self):
         x, bias = tf.constant(self.x), tf.Variable(tf.zeros(48))
         upstream = np.random.default_rng(1).standard_normal((40, 48)).astype("float32")
