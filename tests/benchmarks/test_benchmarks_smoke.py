@@ -50,6 +50,15 @@ class BenchmarksSmokeTest(TestCase):
         self.assertEqual(len(report["machine"]["load_start"]), 3)
         self._assert_timed(report)
 
+    def test_backbone_inference_int8(self):
+        from benchmarks import backbone_inference
+
+        report = self._run(backbone_inference, "--cases", "tiny:2:16", "--precisions", "float32",
+                           "--peers", "", "--int8", "--min_sample_seconds", "0")
+        self.assertEqual(self._implementations(report), {"ours", "ours int8"})
+        self.assertEqual({(c["ours"], c["peer"]) for c in report["comparisons"]}, {("ours int8 int8", "ours fp32")})
+        self._assert_timed(report)
+
     def test_limit_and_share_of_it(self):
         """The limit is the best framework's rate at the shape; a row's share is its matmul
         work per second over that limit."""
