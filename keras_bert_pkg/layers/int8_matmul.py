@@ -9,7 +9,7 @@ where the CPU has them, AVX2 otherwise).
 
 The activations are quantized on the fly, asymmetrically over the whole tensor (as
 PyTorch's dynamic quantization does): `x ~ x_min + step * q`, `q` in 0..255 over the
-tensor's actual range (one `QuantizeV2`). The weights keep Keras's per-column scales
+tensor's range (its minimum and maximum, widened to hold 0; one `QuantizeV2`). The weights keep Keras's per-column scales
 (`kernel_float = kernel / kernel_scale`). The product is then corrected exactly:
 
     x @ W + b = (step * (q @ kernel) + (b + x_min * colsum(W)) * kernel_scale) / kernel_scale
@@ -80,8 +80,10 @@ def int8_matmul(x, kernel, kernel_scale, bias=None):
     @tf.custom_gradient
     def product(x, bias):
         x32 = tf.cast(x, tf.float32)
-        quantized = tf.quantization.quantize(x32, tf.reduce_min(x32), tf.reduce_max(x32),
-                                             tf.quint8, mode="MIN_FIRST")
+        # the range holds 0 (so an empty or constant input has one, as QuantizeV2 needs)
+        low = tf.minimum(tf.reduce_min(x32), 0.0)
+        high = tf.maximum(tf.reduce_max(x32), low + 1e-6)
+        quantized = tf.quantization.quantize(x32, low, high, tf.quint8, mode="MIN_FIRST")
         step = (quantized.output_max - quantized.output_min) / _LEVELS
         column_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), axis=0) / scale
         shifted_bias = (bias + quantized.output_min * column_sums) * scale

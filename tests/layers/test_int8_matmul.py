@@ -52,6 +52,13 @@ class Int8MatmulTest(TestCase):
         np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(),
                                    tf.cast(x16, tf.float32).numpy() @ self.dequantized, atol=0.05)
 
+    def test_empty_and_constant_inputs(self):
+        self.assertEqual(int8_matmul(np.zeros((0, 96), "float32"), self.kernel, self.scale).shape, (0, 48))
+        for value in (0.0, 2.5, -1.0):
+            x = np.full((3, 96), value, "float32")
+            np.testing.assert_allclose(int8_matmul(x, self.kernel, self.scale).numpy(),
+                                       x @ self.dequantized, rtol=1e-5, atol=1e-5)
+
     def test_availability_is_probed_eagerly_even_from_inside_a_trace(self):
         int8_matmul_available.cache_clear()
         graph = tf.function(lambda: tf.constant(int8_matmul_available())).get_concrete_function().graph
