@@ -27,6 +27,7 @@ from keras_bert_pkg.atomic_files import atomic_write  # noqa: E402
 from keras_bert_pkg.data.conll import TAGGED_FORMATS, read_tagged, split_off_last, tag_list  # noqa: E402
 from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
     FEATURE_KEYS, example_lengths, padded_to_ragged)
+from keras_bert_pkg.data.pretraining_documents import word_joiner  # noqa: E402
 from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans  # noqa: E402
 from keras_bert_pkg.evaluation.ner_evaluation import evaluate_ner  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
@@ -147,7 +148,8 @@ def run(args):
         "validation_per_epoch": best["validation_per_epoch"],
         "history": {"loss": best["loss"]},
         "example": {"words": valid[0].words, "gold": valid[0].tags, "predicted": predicted[0],
-                    "entities": entity_spans(predicted[0], valid[0].words)},
+                    "entities": entity_spans(predicted[0], valid[0].words,
+                                             separator=word_joiner([valid[0].words]))},
     }
     if not args.no_export:  # raw text in: word tags + entity spans
         metrics["export"] = kb.export_model(outcome.model, args.export_dir, args.export_name, labels=tags).path

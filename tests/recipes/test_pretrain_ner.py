@@ -43,6 +43,9 @@ class PretrainNerChainTest(TestCase):
         self.assertEqual(ner["data"]["valid_sentences"], 10)
         self.assertTrue(ner["args"]["init_checkpoint"].endswith("pretrain/backbone.keras"))
         self.assertEqual(ner["test"]["sentences"], 5)
+        example = ner["example"]  # its entities' text is the characters joined as written
+        for entity in example["entities"]:
+            self.assertEqual(entity["text"], "".join(example["words"][entity["start"]:entity["end"]]))
         self.assertEqual(record["summary"]["validation"], ner["validation"])
         self.assertIn("final_eval", record["summary"]["pretraining"])
         # The exported model tagged the mission's sentence: a tag a character, entities
