@@ -83,7 +83,9 @@ def int8_matmul(x, kernel, kernel_scale, bias=None):
         # the range holds 0 (so an empty or constant input has one, as QuantizeV2 needs)
         low = tf.minimum(tf.reduce_min(x32), 0.0)
         high = tf.maximum(tf.reduce_max(x32), low + 1e-6)
-        quantized = tf.quantization.quantize(x32, low, high, tf.quint8, mode="MIN_FIRST")
+        # the raw op: tf.quantization.quantize logs a deprecation warning on every trace
+        quantized = tf.raw_ops.QuantizeV2(input=x32, min_range=low, max_range=high, T=tf.quint8,
+                                          mode="MIN_FIRST")
         step = (quantized.output_max - quantized.output_min) / _LEVELS
         column_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), axis=0) / scale
         shifted_bias = (bias + quantized.output_min * column_sums) * scale
