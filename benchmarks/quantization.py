@@ -10,7 +10,7 @@ same weights are evaluated on the 872 SST-2 dev sentences as:
 - mixed_bfloat16 (the same weights in a model built under the mixed policy);
 - int8: Keras `model.quantize("int8")` of the float32 model (int8 weights with
   per-channel scales); the encoder blocks' projections then run on the CPU's int8 units
-  (`keras_bert_pkg.layers.int8_matmul`: activations quantized per token on the fly);
+  (`keras_bert_pkg.layers.int8_matmul`: activations quantized per tensor on the fly);
 - int8 of the mixed_bfloat16 model (the same, with bfloat16 between the projections).
 
 Each variant's dev accuracy is computed on all 872 sentences; the speed is the time of

@@ -9,10 +9,11 @@ where the CPU has them, AVX2 otherwise).
 
 The activations are quantized on the fly, asymmetrically over the whole tensor (as
 PyTorch's dynamic quantization does): `x ~ x_min + step * q`, `q` in 0..255 over the
-tensor's range (its minimum and maximum, widened to hold 0; one `QuantizeV2`). The weights keep Keras's per-column scales
-(`kernel_float = kernel / kernel_scale`). The product is then corrected exactly:
+tensor's range (its minimum and maximum, widened to hold 0; one `QuantizeV2`). The
+weights keep Keras's per-column scales (`kernel_float = kernel / kernel_scale`). The
+product is then corrected exactly:
 
-    x @ W + b = (step * (q @ kernel) + (b + x_min * colsum(W)) * kernel_scale) / kernel_scale
+    x @ W + b = (step * (q @ kernel) + b * kernel_scale + x_min * colsum(kernel)) / kernel_scale
 
 so the kernel computes `step * (q @ kernel) + bias'` and one multiply applies the
 per-column scales. The integer product is exact; the only rounding is the
@@ -48,7 +49,8 @@ _LEVELS = 255.0  # uint8 steps over the activations' range
 
 @functools.lru_cache(maxsize=None)
 def int8_matmul_available():
-    """True when TensorFlow's oneDNN `QuantizedMatMulWithBias` kernel runs here (CPU)."""
+    """True when TensorFlow's oneDNN `QuantizedMatMulWithBiasAndDequantize` kernel runs
+    here (CPU)."""
     if tf.config.list_logical_devices("GPU"):
         return False  # the kernel is CPU-only: a GPU model would copy every projection
     try:
@@ -87,8 +89,8 @@ def int8_matmul(x, kernel, kernel_scale, bias=None):
         quantized = tf.raw_ops.QuantizeV2(input=x32, min_range=low, max_range=high, T=tf.quint8,
                                           mode="MIN_FIRST")
         step = (quantized.output_max - quantized.output_min) / _LEVELS
-        column_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), axis=0) / scale
-        shifted_bias = (bias + quantized.output_min * column_sums) * scale
+        integer_column_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), axis=0)
+        shifted_bias = bias * scale + quantized.output_min * integer_column_sums
         y = _kernel_product(quantized.output, kernel, step, shifted_bias) / scale
 
         def gradient(upstream):
