@@ -11,8 +11,10 @@ checkpoints (`query_dense` holds `attention/self/query`, `attention_output_dense
 The forward pass keeps the hidden states as a `[tokens, hidden]` matrix and runs every
 projection as one 2-D `MatMul` + `BiasAdd` (+ GELU), the pattern TensorFlow's graph
 optimizer fuses into one oneDNN matmul with post-ops on CPU; the query, key and value
-projections are one matmul against the concatenated kernels, with the `1/sqrt(head_dim)`
-scale folded into the query kernel. When a projection is quantized
+projections are one matmul against the concatenated kernels; the attention scores'
+`1/sqrt(head_dim)` scale and the padding mask (added, not selected) are that pattern's
+post-ops too, and the LayerNorms are `BertLayerNorm` (one oneDNN kernel in bfloat16).
+When a projection is quantized
 (`model.quantize("int8")`), it runs on the CPU's int8 units (`int8_matmul`: 8-bit
 activations quantized on the fly); other quantized forms run through Keras's own quantized layers.
 
@@ -42,9 +44,14 @@ import re
 import keras
 import tensorflow as tf
 
+from keras_bert_pkg.layers.bert_layer_norm import BertLayerNorm
 from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
 
-_LARGE_NEGATIVE = -1e9  # what keras.layers.Softmax puts at masked positions (non-float16)
+
+
+def _large_negative(dtype):
+    """What keras.layers.Softmax puts at masked positions: -1e9, or -0.7 x float16's max."""
+    return tf.constant(-0.7 * 65504.0 if dtype == tf.float16 else -1e9, dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
@@ -73,8 +80,7 @@ class BertEncoderBlock(keras.layers.Layer):
                                   dtype=self.dtype_policy, name=name)
 
     def _layer_norm(self, name):
-        return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon,
-                                               dtype=self.dtype_policy, name=name)
+        return BertLayerNorm(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
 
     def _dropout(self, name):
         return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
@@ -111,33 +117,24 @@ class BertEncoderBlock(keras.layers.Layer):
                 and getattr(layer, "inputs_quantizer", None) is not None and not layer.lora_enabled
                 and int8_matmul_available())
 
-    def _project(self, x, layer, scale=None):
+    def _project(self, x, layer):
         """`x @ kernel + bias` as one 2-D matmul (+ the layer's activation when quantized):
         float kernels as `MatMul` + `BiasAdd`, int8 ones by `int8_matmul`, other
         quantized forms by Keras's own call."""
         if self._int8(layer):
             y = int8_matmul(x, layer.kernel, layer.kernel_scale, layer.bias)
-            y = layer.activation(y) if layer.activation is not None else y
-        elif self._quantized(layer):
-            y = layer(x)
-        else:
-            kernel = tf.cast(layer.kernel, self.compute_dtype)
-            bias = tf.cast(layer.bias, self.compute_dtype)
-            if scale is not None:
-                kernel, bias = kernel * scale, bias * scale
-            return tf.nn.bias_add(tf.matmul(x, kernel), bias)
-        return y if scale is None else y * tf.cast(scale, y.dtype)
+            return layer.activation(y) if layer.activation is not None else y
+        if self._quantized(layer):
+            return layer(x)
+        kernel = tf.cast(layer.kernel, self.compute_dtype)
+        return tf.nn.bias_add(tf.matmul(x, kernel), tf.cast(layer.bias, self.compute_dtype))
 
-    def _query_key_value(self, x, scale):
+    def _query_key_value(self, x):
         layers = (self.query_dense, self.key_dense, self.value_dense)
         if any(self._quantized(layer) for layer in layers):
-            return tf.concat([self._project(x, self.query_dense, scale),
-                              self._project(x, self.key_dense),
-                              self._project(x, self.value_dense)], axis=1)
-        kernels = [tf.cast(layer.kernel, self.compute_dtype) for layer in layers]
-        biases = [tf.cast(layer.bias, self.compute_dtype) for layer in layers]
-        kernel = tf.concat([kernels[0] * scale] + kernels[1:], axis=1)
-        bias = tf.concat([biases[0] * scale] + biases[1:], axis=0)
+            return tf.concat([self._project(x, layer) for layer in layers], axis=1)
+        kernel = tf.concat([tf.cast(layer.kernel, self.compute_dtype) for layer in layers], axis=1)
+        bias = tf.concat([tf.cast(layer.bias, self.compute_dtype) for layer in layers], axis=0)
         return tf.nn.bias_add(tf.matmul(x, kernel), bias)
 
     # --- forward ---------------------------------------------------------------------
@@ -150,17 +147,19 @@ class BertEncoderBlock(keras.layers.Layer):
         x = tf.reshape(tf.cast(inputs, self.compute_dtype), [-1, hidden])  # [tokens, hidden]
 
         # Self-attention.
-        scale = tf.cast(1.0 / float(head_dim) ** 0.5, self.compute_dtype)
-        qkv = self._query_key_value(x, scale)
+        qkv = self._query_key_value(x)
         qkv = tf.transpose(tf.reshape(qkv, [batch, length, 3, heads, head_dim]), [2, 0, 3, 1, 4])
         # unstack, not qkv[i]: the gradient of three slices is three zero-filled full-size
         # tensors summed (StridedSliceGrad + AddN, ~10% of a bf16 training step); unstack's
         # is one stack.
         query, key, value = tf.unstack(qkv, num=3, axis=0)  # [batch, heads, length, head_dim]
-        scores = tf.matmul(query, key, transpose_b=True)  # [batch, heads, length, length]
+        # matmul, scale and mask as one oneDNN matmul with post-ops (TensorFlow's graph
+        # optimizer fuses BatchMatMul * constant + addend): the mask is added, not selected.
+        scale = tf.cast(1.0 / float(head_dim) ** 0.5, self.compute_dtype)
+        scores = tf.matmul(query, key, transpose_b=True) * scale  # [batch, heads, length, length]
         mask = _attention_mask(padding_mask, attention_mask)
         if mask is not None:
-            scores = tf.where(mask, scores, tf.cast(_LARGE_NEGATIVE, scores.dtype))
+            scores += tf.where(mask, tf.zeros([], scores.dtype), _large_negative(scores.dtype))
         probs = self.attention_dropout(tf.nn.softmax(scores, axis=-1), training=training)
         context = tf.matmul(probs, value)  # [batch, heads, length, head_dim]
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, hidden])

@@ -104,6 +104,8 @@ class BertBackbone(keras.Model):
             max_sequence_length, initializer=init(), dtype=dtype, name="position_embedding",
         )
         embeddings_add = keras.layers.Add(dtype=dtype, name="embeddings_add")
+        # Keras's class, not BertLayerNorm: a functional model's weights file names its
+        # layers by class, so another class would orphan the weights of saved backbones.
         embeddings_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm",
         )

@@ -1,0 +1,81 @@
+"""BertLayerNorm: Keras's LayerNormalization, run as one oneDNN kernel in bfloat16 on CPU.
+
+BERT normalizes every token's hidden vector (epsilon 1e-12) after the embeddings and
+after each sublayer: 25 LayerNorms in BERT-Base. Keras computes a LayerNorm of bfloat16
+inputs in float32 as about ten separate element-wise TensorFlow ops with casts around
+them; in a bfloat16 forward pass of BERT-Base on a 2-core AMX CPU they took ~85 ms of
+~400 (`benchmarks/profile_step.py`), more than the attention.
+
+TensorFlow's graph optimizer has a oneDNN layer-norm kernel (`_MklLayerNorm`: bfloat16
+in and out, float32 statistics) that it substitutes for one op pattern only: the
+`FusedBatchNormV3` formulation tf-keras 2 used (the tokens as the channels of a
+`[1, tokens, hidden, 1]` NCHW tensor, unit scale and zero offset made by `Fill`, then
+`* gamma + beta`). `BertLayerNorm` writes exactly that pattern when the compute dtype is
+bfloat16 on CPU, inside a function kept out of the caller's graph (`_noinline`) whose
+token axis is unknown: with a static one the optimizer folds the `Fill`s into constants
+and the substitution no longer matches (the unfused `FusedBatchNormV3` is slower than
+Keras's ops). Gradients flow through `FusedBatchNormV3`'s own; in a training graph the
+optimizer keeps the unfused ops. Other dtypes, devices and axes run Keras's
+`LayerNormalization` unchanged. The weights (`gamma`, `beta`) and the config are
+LayerNormalization's, so checkpoints and `.keras` files do not change.
+
+Args: those of `keras.layers.LayerNormalization` (BERT: `epsilon=1e-12`).
+
+Example:
+>>> import numpy as np
+>>> norm = BertLayerNorm(epsilon=1e-12, dtype="mixed_bfloat16")
+>>> y = norm(np.arange(12, dtype="float32").reshape(3, 4))
+>>> str(y.dtype), np.round(np.asarray(y[0], "float32"), 2).tolist()
+('bfloat16', [-1.34, -0.45, 0.45, 1.34])
+"""
+
+import functools
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_pkg")
+class BertLayerNorm(keras.layers.LayerNormalization):
+    """LayerNormalization with a fused oneDNN forward pass in bfloat16 on CPU (module doc)."""
+
+    def call(self, inputs):
+        if not self._fusable(inputs):
+            return super().call(inputs)
+        hidden = int(inputs.shape[-1])
+        x = tf.reshape(tf.cast(inputs, tf.bfloat16), [-1, hidden])
+        gamma = tf.cast(self.gamma, tf.bfloat16)
+        beta = tf.cast(self.beta, tf.bfloat16)
+        y = _fused_layer_norm(hidden, float(self.epsilon))(x, gamma, beta)
+        return tf.reshape(y, tf.shape(inputs))
+
+    def _fusable(self, inputs):
+        axes = [a % len(inputs.shape) for a in self.axis]
+        return (self.compute_dtype == "bfloat16" and self.scale and self.center
+                and axes == [len(inputs.shape) - 1] and inputs.shape[-1] is not None
+                and cpu_only())
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_only():
+    """True when TensorFlow sees no GPU (the fused pattern is a oneDNN CPU rewrite)."""
+    return not tf.config.list_physical_devices("GPU")
+
+
+@functools.lru_cache(maxsize=None)
+def _fused_layer_norm(hidden, epsilon):
+    """The `[tokens, hidden]` bfloat16 LayerNorm as a non-inlined function whose token axis
+    is unknown (one per hidden size and epsilon)."""
+
+    def layer_norm(x, gamma, beta):
+        tokens = tf.shape(x)[:1]
+        normalized, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=tf.reshape(x, tf.concat([[1], tokens, [hidden, 1]], 0)),
+            scale=tf.fill(tokens, 1.0), offset=tf.fill(tokens, 0.0),
+            mean=tf.constant([], tf.float32), variance=tf.constant([], tf.float32),
+            epsilon=epsilon, data_format="NCHW", is_training=True)
+        return tf.reshape(normalized, tf.shape(x)) * gamma + beta
+
+    return tf.function(layer_norm, input_signature=[
+        tf.TensorSpec([None, hidden], tf.bfloat16), tf.TensorSpec([hidden], tf.bfloat16),
+        tf.TensorSpec([hidden], tf.bfloat16)], experimental_attributes={"_noinline": True})
