@@ -147,5 +147,7 @@ class BertPretrainerTest(TestCase):
             history = model.fit(x, y, batch_size=4, epochs=1, verbose=0).history
             self.assertTrue(np.isfinite(history["loss"][0]))
             self.assertEqual(model.backbone.token_embedding.embeddings.dtype, "float32")
+            # the masked-LM output projection runs in bfloat16 like the encoder, not float32
+            self.assertEqual(model.backbone.token_embedding.reverse_dtype, "bfloat16")
         finally:
             keras.config.set_dtype_policy("float32")
