@@ -73,7 +73,9 @@ def keras_hub_classifier(sequence_length=None):
     return keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=preprocessor)
 
 
-def huggingface_pipeline(sentences, batch_size):
+def huggingface_pipeline(sentences, batch_size, bf16=False):
+    """Hugging Face's tokenizer and model per batch (dynamic padding); `bf16`: under
+    `torch.autocast("cpu", torch.bfloat16)`, as in `backbone_inference.py`."""
     import torch
     import transformers
 
@@ -84,11 +86,11 @@ def huggingface_pipeline(sentences, batch_size):
 
     def run():
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for i in range(0, len(sentences), batch_size):
                 enc = tokenizer(sentences[i:i + batch_size], padding=True, truncation=True,
                                 max_length=512, return_tensors="pt")
-                out.append(model(**enc).logits.numpy())
+                out.append(model(**enc).logits.float().numpy())
         return out
 
     return run
@@ -142,9 +144,13 @@ def main(argv=None):
         items["keras-hub 128"] = len(peer_sentences)
         labels["keras-hub 128"] = ("keras-hub sequence_length=128", "fp32")
     if "huggingface" in peers:
-        candidates["Hugging Face"] = huggingface_pipeline(sentences, args.batch_size)
-        items["Hugging Face"] = len(sentences)
-        labels["Hugging Face"] = ("Hugging Face (per-batch dynamic padding)", "fp32")
+        for precision in args.precisions.split(","):  # the peer at each precision ours runs at
+            if precision not in ("float32", "mixed_bfloat16"):
+                continue
+            name = "Hugging Face" + ("" if precision == "float32" else " bf16")
+            candidates[name] = huggingface_pipeline(sentences, args.batch_size, bf16=precision != "float32")
+            items[name] = len(sentences)
+            labels[name] = ("Hugging Face (per-batch dynamic padding)", common.short_precision(precision))
 
     # The same function either way: bucketed logits against fixed-length padding (ours).
     first = next(iter(models))
