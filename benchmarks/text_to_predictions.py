@@ -13,7 +13,8 @@ included, batch 32, with a MiniLM-sized model (6 layers, hidden 384, 12 heads).
   depend on the sentence, so by default it is timed on the first `--peer_sentences`
   sentences (`--peer_sentences 0` for all 872).
 - Hugging Face (only when torch and transformers are installed): per-batch dynamic
-  padding, `BertForSequenceClassification` of the same size.
+  padding, `BertForSequenceClassification` of the same size, at each of ours'
+  precisions (bf16: under `torch.autocast("cpu", torch.bfloat16)`).
 
 Command (default, ~2 minutes on an idle 2-core machine):
     python benchmarks/text_to_predictions.py

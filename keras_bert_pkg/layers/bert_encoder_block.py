@@ -53,11 +53,6 @@ from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
 _GELU_FORMS = {gelu_approximate: True, gelu_exact: False}
 
 
-def _large_negative(dtype):
-    """What keras.layers.Softmax puts at masked positions: -1e9, or -0.7 x float16's max."""
-    return tf.constant(-0.7 * 65504.0 if dtype == tf.float16 else -1e9, dtype)
-
-
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
 class BertEncoderBlock(keras.layers.Layer):
     """One post-LayerNorm Transformer encoder block of BERT (see the module doc)."""
@@ -161,9 +156,9 @@ class BertEncoderBlock(keras.layers.Layer):
         # optimizer fuses BatchMatMul * constant + addend): the mask is added, not selected.
         scale = tf.cast(1.0 / float(head_dim) ** 0.5, self.compute_dtype)
         scores = tf.matmul(query, key, transpose_b=True) * scale  # [batch, heads, length, length]
-        mask = _attention_mask(padding_mask, attention_mask)
-        if mask is not None:
-            scores += tf.where(mask, tf.zeros([], scores.dtype), _large_negative(scores.dtype))
+        bias = _attention_bias(padding_mask, attention_mask, scores.dtype)
+        if bias is not None:
+            scores += bias
         probs = self.attention_dropout(tf.nn.softmax(scores, axis=-1), training=training)
         context = tf.matmul(probs, value)  # [batch, heads, length, head_dim]
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, hidden])
@@ -199,15 +194,19 @@ class BertEncoderBlock(keras.layers.Layer):
         return config
 
 
-def _attention_mask(padding_mask, attention_mask):
-    """[batch, 1, 1 or length, length] bool mask (True = attend), or None."""
+def _attention_bias(padding_mask, attention_mask, dtype):
+    """[batch, 1, 1 or length, length] additive scores bias (0 = attend, a large negative
+    number where keras.layers.Softmax would mask: -1e9, or -0.7 x float16's max), or None."""
     mask = None
     if padding_mask is not None:
         mask = tf.cast(padding_mask, tf.bool)[:, tf.newaxis, tf.newaxis, :]
     if attention_mask is not None:
         extra = tf.cast(attention_mask, tf.bool)[:, tf.newaxis, :, :]
         mask = extra if mask is None else tf.logical_and(mask, extra)
-    return mask
+    if mask is None:
+        return None
+    large_negative = -0.7 * 65504.0 if dtype == tf.float16 else -1e9
+    return tf.where(mask, tf.zeros([], dtype), tf.constant(large_negative, dtype))
 
 
 # --- weights files written before this layer existed ------------------------------------
