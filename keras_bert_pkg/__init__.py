@@ -15,6 +15,7 @@ from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor  # noqa: E402
 from keras_bert_pkg.text.wordpiece_vocabulary import build_wordpiece_vocabulary  # noqa: E402
 # Layers.
 from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact  # noqa: E402
+from keras_bert_pkg.layers.bert_dropout import BertDropout  # noqa: E402
 from keras_bert_pkg.layers.bert_encoder_block import BertEncoderBlock  # noqa: E402
 from keras_bert_pkg.layers.bert_layer_norm import BertLayerNorm  # noqa: E402
 from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask  # noqa: E402
@@ -55,7 +56,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "BertTokenizer", "BertPreprocessor", "build_wordpiece_vocabulary",
-    "gelu_approximate", "gelu_exact", "BertEncoderBlock", "BertLayerNorm", "CausalAttentionMask",
+    "gelu_approximate", "gelu_exact", "BertDropout", "BertEncoderBlock", "BertLayerNorm", "CausalAttentionMask",
     "BACKBONE_ARCHITECTURES", "BertBackbone", "BertPretrainer", "BertTask", "BertClassifier",
     "BertSpanLabeler", "SpanDecoding", "BertTokenClassifier", "TagDecoding", "BertMultipleChoice", "predict_by_length",
     "read_checkpoint", "save_checkpoint", "list_checkpoints",

@@ -14,6 +14,8 @@ optimizer fuses into one oneDNN matmul with post-ops on CPU; the query, key and 
 projections are one matmul against the concatenated kernels; the attention scores'
 `1/sqrt(head_dim)` scale and the padding mask (added, not selected) are that pattern's
 post-ops too, and the LayerNorms are `BertLayerNorm` (one oneDNN kernel in bfloat16).
+In training the dropouts are `BertDropout` (16 random bits an element, one mask
+multiply) and the GELU has a float32 hand-written gradient (`gelu_for_training`).
 When a projection is quantized
 (`model.quantize("int8")`), it runs on the CPU's int8 units (`int8_matmul`: 8-bit
 activations quantized on the fly); other quantized forms run through Keras's own quantized layers.
@@ -45,6 +47,7 @@ import keras
 import tensorflow as tf
 
 from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact, gelu_for_training
+from keras_bert_pkg.layers.bert_dropout import BertDropout
 from keras_bert_pkg.layers.bert_layer_norm import BertLayerNorm
 from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
 
@@ -82,7 +85,7 @@ class BertEncoderBlock(keras.layers.Layer):
         return BertLayerNorm(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
 
     def _dropout(self, name):
-        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
+        return BertDropout(self.dropout, dtype=self.dtype_policy, name=name)
 
     def build(self, input_shape):
         hidden = int(input_shape[-1])
