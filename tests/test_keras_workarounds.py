@@ -69,6 +69,19 @@ class ClippingTest(TestCase):
         keras_own = keras.optimizers.AdamW(global_clipnorm=1.0)._clip_gradients([grad])
         self.assertNotAlmostEqual(float(tf.convert_to_tensor(keras_own[0])[0, 0]), 1.0, places=3)
 
+    def test_global_norm_clip_equals_keras_formula(self):
+        rng = np.random.default_rng(0)
+        grads = [tf.constant(rng.standard_normal(shape).astype("float32")) for shape in [(5, 3), (7,), (2, 2, 2)]]
+        ours = create_optimizer(1e-3, total_steps=10, global_clipnorm=0.5)._clip_gradients(grads)
+        keras_own = keras.optimizers.AdamW(global_clipnorm=0.5)._clip_gradients(grads)
+        for a, b in zip(ours, keras_own):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
+        small = [g * 1e-3 for g in grads]  # under the norm: unchanged
+        for a, b in zip(create_optimizer(1e-3, total_steps=10)._clip_gradients(small), small):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+        nan = create_optimizer(1e-3, total_steps=10)._clip_gradients([tf.constant([np.inf, 1.0])])
+        self.assertTrue(np.isnan(nan[0].numpy()).all())
+
     def test_no_clipping_is_keras_unchanged(self):
         optimizer = clip_after_all_reduce(keras.optimizers.SGD(0.1))
         grads = [tf.constant([30.0, 40.0])]
