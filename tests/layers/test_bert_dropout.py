@@ -61,6 +61,12 @@ class BertDropoutTest(TestCase):
         scale = float(tf.cast(tf.constant(1 / 0.9, tf.bfloat16), tf.float32))
         self.assertEqual(set(np.unique(tf.cast(y, tf.float32).numpy())), {0.0, scale})
 
+    def test_compiles_with_xla(self):  # `--xla` training steps
+        run = tf.function(lambda x, seed: dropout_16_bit(x, 0.1, seed), jit_compile=True)
+        y = run(tf.ones((33, 17)), tf.constant([1, 2])).numpy()  # an odd number of elements
+        np.testing.assert_array_equal(np.unique(y), np.float32([0, 1 / 0.9]))
+        np.testing.assert_array_equal(y, dropout_16_bit(tf.ones((33, 17)), 0.1, tf.constant([1, 2])).numpy())
+
     def test_inference_zero_rate_full_rate_and_noise_shape(self):
         x = np.arange(12, dtype="float32").reshape(3, 4) + 1
         np.testing.assert_array_equal(BertDropout(0.5)(x).numpy(), x)
