@@ -46,6 +46,7 @@ from keras_bert_pkg.atomic_files import atomic_write  # noqa: E402
 from keras_bert_pkg.data.conll import TAGGED_FORMATS, read_tagged, split_off_last  # noqa: E402
 from keras_bert_pkg.data.pretraining_documents import tagged_text_documents, write_text_documents  # noqa: E402
 from keras_bert_pkg.models.bert_architectures import BACKBONE_ARCHITECTURES  # noqa: E402
+from keras_bert_pkg.training.precision import PRECISIONS  # noqa: E402
 
 RECIPES = os.path.dirname(os.path.abspath(__file__))
 PROJECT_ROOT = os.path.dirname(RECIPES)
@@ -79,7 +80,7 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=float, default=8, help="fine-tuning epochs")
     p.add_argument("--learning_rate", type=float, default=3e-4, help="fine-tuning peak learning rate")
     p.add_argument("--batch_size", type=int, help="fine-tuning batch size (default: the NER defaults table)")
-    p.add_argument("--precision", default="mixed", choices=["float32", "mixed", "mixed_bfloat16", "mixed_float16"],
+    p.add_argument("--precision", default="mixed", choices=PRECISIONS,
                    help="mixed: bfloat16 on CPUs with bfloat16 instructions, float32 on others")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output_dir", default=os.path.join(PROJECT_ROOT, "runs", "pretrain_ner"))
