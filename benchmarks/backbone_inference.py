@@ -1,8 +1,9 @@
 """Backbone inference throughput at fixed shapes: ours against keras-hub, Model Garden, HF.
 
-For each case (size, batch, sequence length) and precision (float32, mixed_bfloat16)
-the encoders are built with random weights and timed on the same random token batch
-(no padding), forward pass only (`training=False`), each as one `tf.function`.
+For each case (size, batch, sequence length) and precision (float32, mixed_bfloat16, and
+bfloat16: every implementation with bfloat16 weights) the encoders are built with random
+weights and timed on the same random token batch (no padding), forward pass only
+(`training=False`), each as one `tf.function`.
 
 Ours is compared with each peer at the same GELU form: with keras-hub's exact GELU
 ("ours (gelu)" vs keras-hub) and with Model Garden's tanh approximation ("ours" vs Model
@@ -25,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import common  # noqa: E402
 from benchmarks.models import (  # noqa: E402
-    case_limit, forward_gflop, huggingface_model, keras_hub_backbone, model_garden_encoder, model_garden_inputs,
-    ours_backbone, parse_case, random_inputs,
+    case_limit, forward_gflop, huggingface_at, huggingface_model, keras_hub_backbone, model_garden_encoder,
+    model_garden_inputs, ours_backbone, parse_case, random_inputs,
 )
 
 TITLE = "Backbone inference (fixed shapes)"
@@ -43,8 +44,8 @@ def build_forward(impl, size, x, precision, jit=False):
             `"keras-hub"`, `"Model Garden"` or `"Hugging Face"`.
         size: a key of `benchmarks.models.SIZES`.
         x: the backbone input dict (numpy).
-        precision: `"float32"` or `"mixed_bfloat16"` (set as the global policies while
-            building).
+        precision: `"float32"`, `"mixed_bfloat16"` or `"bfloat16"` (set as the global
+            policies while building).
         jit: compile ours with XLA.
     """
     import tensorflow as tf
@@ -69,14 +70,13 @@ def build_forward(impl, size, x, precision, jit=False):
         if impl == "Hugging Face":
             import torch
 
-            model = huggingface_model(size)
+            model, context = huggingface_at(huggingface_model(size), precision)
             hx = {"input_ids": torch.tensor(x["token_ids"], dtype=torch.long),
                   "token_type_ids": torch.tensor(x["segment_ids"], dtype=torch.long),
                   "attention_mask": torch.tensor(x["padding_mask"], dtype=torch.long)}
-            bf16 = precision != "float32"
 
             def hf():
-                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                with torch.inference_mode(), context():
                     return model(**hx).last_hidden_state.float().numpy()
 
             return hf
@@ -93,8 +93,10 @@ def _forwards(size, batch, length, precision, peers, xla, int8=False):
         out["ours int8"] = (build_forward("ours int8", size, x, precision), "ours")
         if "model_garden" not in peers:
             out["ours"] = (build_forward("ours", size, x, precision), None)
+    if "keras_hub" in peers or "huggingface" in peers:  # both use the exact GELU
+        out["ours (gelu)"] = (build_forward("ours (gelu)", size, x, precision),
+                              "keras-hub" if "keras_hub" in peers else None)
     if "keras_hub" in peers:
-        out["ours (gelu)"] = (build_forward("ours (gelu)", size, x, precision), "keras-hub")
         out["keras-hub"] = (build_forward("keras-hub", size, x, precision), None)
     if "model_garden" in peers:
         out["ours"] = (build_forward("ours", size, x, precision), "Model Garden")

@@ -33,6 +33,7 @@ import keras_bert_pkg  # noqa: E402,F401  (selects the TensorFlow backend first)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_bert_pkg.frozen_weights import frozen_weights_assumed  # noqa: E402
 from keras_bert_pkg.training.precision import cpu_has_bfloat16  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("KERAS_BERT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -164,6 +165,7 @@ def machine_info(measure_gemm=True):
         "bfloat16": cpu_has_bfloat16(),  # any bfloat16 instructions (x86 or Arm); None: unknown
         "load_start": load_average(),
         "versions": versions,
+        "frozen_weights": frozen_weights_assumed(),  # oneDNN's serving-only mode
     }
     if measure_gemm:
         info["gemm_fp32_gflops"] = gemm_rate("float32")
@@ -175,7 +177,8 @@ def machine_lines(info):
     """Human-readable lines for `machine_info` (plus the end-of-run load)."""
     lines = [f"machine: {info['cpu']}, {info['cores']} cores"
              f"{', AVX512-BF16' if info.get('avx512_bf16') else ''}"
-             f"{', no bfloat16 instructions' if info.get('bfloat16') is False else ''}; "
+             f"{', no bfloat16 instructions' if info.get('bfloat16') is False else ''}"
+             f"{'; TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 (serving mode)' if info.get('frozen_weights') else ''}; "
              + ", ".join(f"{k} {v}" for k, v in info["versions"].items())]
     load = f"load average (1/5/15 min): {'/'.join(map(str, info['load_start']))} at start"
     if info.get("load_end"):
@@ -428,4 +431,5 @@ def set_policies(precision):
 
 
 def short_precision(precision):
-    return {"float32": "fp32", "mixed_bfloat16": "bf16", "mixed_float16": "fp16"}.get(precision, precision)
+    return {"float32": "fp32", "mixed_bfloat16": "bf16", "mixed_float16": "fp16",
+            "bfloat16": "bf16 weights"}.get(precision, precision)

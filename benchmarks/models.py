@@ -101,6 +101,26 @@ def huggingface_model(size, task="backbone", num_labels=2):
     return classes[task](config).eval()
 
 
+def huggingface_at(model, precision):
+    """A Hugging Face model at one of our precisions, and the context its calls run in:
+    float32 as it is; `mixed_bfloat16` under `torch.autocast("cpu", torch.bfloat16)`
+    (float32 weights, bfloat16 matmuls: the usual mixed precision); `bfloat16` with its
+    weights cast (`model.to(torch.bfloat16)`, as ours with `dtype="bfloat16"`).
+
+    Returns: `(model, context)`, `context()` a fresh context manager for each call.
+    """
+    import contextlib
+
+    import torch
+
+    if precision == "bfloat16":
+        return model.to(torch.bfloat16), contextlib.nullcontext
+    if precision not in ("float32", "mixed_bfloat16"):
+        raise ValueError(f"No Hugging Face counterpart of precision {precision!r}.")
+    bf16 = precision == "mixed_bfloat16"
+    return model, lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
 def random_inputs(batch, length, seed=0, pad_from=None):
     """Token ids drawn from the real vocabulary range, two segments, optional padding."""
     import numpy as np

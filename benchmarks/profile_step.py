@@ -150,7 +150,7 @@ def main(argv=None):
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--task", choices=["forward", "pretrain"], default="forward")
     parser.add_argument("--case", default="base:16:128", help="size:batch:length")
-    parser.add_argument("--precision", default="mixed_bfloat16", choices=["float32", "mixed_bfloat16"])
+    parser.add_argument("--precision", default="mixed_bfloat16", choices=["float32", "mixed_bfloat16", "bfloat16"])
     parser.add_argument("--calls", type=int, default=3, help="traced calls")
     parser.add_argument("--no_onednn", action="store_true", help="skip the oneDNN verbose child")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)

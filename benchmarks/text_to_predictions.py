@@ -14,7 +14,8 @@ included, batch 32, with a MiniLM-sized model (6 layers, hidden 384, 12 heads).
   sentences (`--peer_sentences 0` for all 872).
 - Hugging Face (only when torch and transformers are installed): per-batch dynamic
   padding, `BertForSequenceClassification` of the same size, at each of ours'
-  precisions (bf16: under `torch.autocast("cpu", torch.bfloat16)`).
+  precisions (`mixed_bfloat16`: under `torch.autocast("cpu", torch.bfloat16)`;
+  `bfloat16`: its weights cast to bfloat16, as ours' with `dtype="bfloat16"`).
 
 Command (default, ~2 minutes on an idle 2-core machine):
     python benchmarks/text_to_predictions.py
@@ -74,20 +75,20 @@ def keras_hub_classifier(sequence_length=None):
     return keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=preprocessor)
 
 
-def huggingface_pipeline(sentences, batch_size, bf16=False):
-    """Hugging Face's tokenizer and model per batch (dynamic padding); `bf16`: under
-    `torch.autocast("cpu", torch.bfloat16)`, as in `backbone_inference.py`."""
+def huggingface_pipeline(sentences, batch_size, precision="float32"):
+    """Hugging Face's tokenizer and model per batch (dynamic padding), at `precision`
+    (`models.huggingface_at`)."""
     import torch
     import transformers
 
-    from benchmarks.models import huggingface_model
+    from benchmarks.models import huggingface_at, huggingface_model
 
     tokenizer = transformers.BertTokenizerFast.from_pretrained(str(common.MINILM_DIR))
-    model = huggingface_model("minilm", task="classifier")
+    model, context = huggingface_at(huggingface_model("minilm", task="classifier"), precision)
 
     def run():
         out = []
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.inference_mode(), context():
             for i in range(0, len(sentences), batch_size):
                 enc = tokenizer(sentences[i:i + batch_size], padding=True, truncation=True,
                                 max_length=512, return_tensors="pt")
@@ -106,7 +107,8 @@ def main(argv=None):
     parser.add_argument("--peer_sentences", type=int, default=64,
                         help="sentences the fixed-length keras-hub peers are timed on (0: all)")
     parser.add_argument("--precisions", default=common.default_precisions(),
-                        help="float32 and mixed_bfloat16 where the CPU has bfloat16 instructions")
+                        help="float32 and mixed_bfloat16 where the CPU has bfloat16 instructions; "
+                             "also bfloat16 (bfloat16 weights, ours and Hugging Face's)")
     parser.add_argument("--peers", default="keras_hub,keras_hub_128,huggingface")
     args = parser.parse_args(argv)
     info = common.start(TITLE, args)
@@ -146,10 +148,10 @@ def main(argv=None):
         labels["keras-hub 128"] = ("keras-hub sequence_length=128", "fp32")
     if "huggingface" in peers:
         for precision in args.precisions.split(","):  # the peer at each precision ours runs at
-            if precision not in ("float32", "mixed_bfloat16"):
+            if precision not in ("float32", "mixed_bfloat16", "bfloat16"):
                 continue
-            name = "Hugging Face" + ("" if precision == "float32" else " bf16")
-            candidates[name] = huggingface_pipeline(sentences, args.batch_size, bf16=precision != "float32")
+            name = f"Hugging Face {common.short_precision(precision)}".replace(" fp32", "")
+            candidates[name] = huggingface_pipeline(sentences, args.batch_size, precision)
             items[name] = len(sentences)
             labels[name] = ("Hugging Face (per-batch dynamic padding)", common.short_precision(precision))
 

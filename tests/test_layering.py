@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "keras_bert_pkg"
 
 # Bottom to top: a module may import from its own layer and from layers before it.
 LAYERS = (
-    ("backend", "atomic_files", "broken_files", "keras_workarounds"),
+    ("backend", "atomic_files", "broken_files", "frozen_weights", "keras_workarounds"),
     ("distribute",),
     ("checkpoints",),
     ("text",),

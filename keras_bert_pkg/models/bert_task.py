@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from keras_bert_pkg.checkpoints.presets import read_preset, tokenizer_config
+from keras_bert_pkg.frozen_weights import refuse_training
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
@@ -160,6 +161,13 @@ class BertTask(keras.Model):
             shuffle = False
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data,
                            shuffle=shuffle, sample_weight=sample_weight, **kwargs)
+
+    def make_train_function(self, force=False):
+        """Keras's, after `frozen_weights.refuse_training` (`fit` and `train_on_batch`
+        both build their step here): under oneDNN's frozen-weights mode a step would
+        compute with the initial weights."""
+        refuse_training()
+        return super().make_train_function(force)
 
     def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
         ds = self._pipeline(x, y, sample_weight, batch_size)
