@@ -150,7 +150,7 @@ def main(argv=None):
         for precision in args.precisions.split(","):  # the peer at each precision ours runs at
             if precision not in ("float32", "mixed_bfloat16", "bfloat16"):
                 continue
-            name = f"Hugging Face {common.short_precision(precision)}".replace(" fp32", "")
+            name = "Hugging Face" + ("" if precision == "float32" else f" {common.short_precision(precision)}")
             candidates[name] = huggingface_pipeline(sentences, args.batch_size, precision)
             items[name] = len(sentences)
             labels[name] = ("Hugging Face (per-batch dynamic padding)", common.short_precision(precision))

@@ -1,7 +1,7 @@
-"""oneDNN's frozen-weights mode (`TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1`): why `fit` refuses
-it (TensorFlow still keeps stale weights under it: this test fails when that changes,
-and then the refusal can go), that `fit` refuses it, and that inference under it gives
-the outputs of the normal mode. The mode is read once a process, so the checks under it
+"""oneDNN's frozen-weights mode (`TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1`): why training
+refuses it (TensorFlow still keeps stale weights under it: this test fails when that
+changes, and then the refusal can go), that `fit` and `train_on_batch` refuse it, and that
+inference under it gives the outputs of the normal mode. The mode is read once a process, so the checks under it
 run in child processes."""
 
 import os
