@@ -60,6 +60,9 @@ def parse_args(argv=None):
                         "bmes, bioes: two columns with those tags (Chinese NER: MSRA)")
     p.add_argument("--stride", type=int,
                    help="tokens between windows of a long sentence (default: half a window)")
+    p.add_argument("--tag_decoding", choices=("constrained", "argmax"), default="constrained",
+                   help="constrained: each sentence's most probable valid IOB2 tag sequence (no I-X "
+                        "after O or another type); argmax: each word's most probable tag (the paper)")
     p.add_argument("--label_all_subtokens", action="store_true")
     p.add_argument("--max_valid_examples", type=int)
     p.add_argument("--dropout", type=float, default=0.1)
@@ -93,6 +96,7 @@ def run(args):
     print(f"settings for {defaults['row']}: {defaults['filled']}")
     aligner = TokenAligner(tokenizer, tags, sequence_length=args.max_seq_length, stride=args.stride,
                            label_all_subtokens=args.label_all_subtokens)
+    decoding = kb.TagDecoding(stride=aligner.stride, constrained=args.tag_decoding == "constrained")
     encoded = padded_to_ragged(aligner.encode([s.words for s in train], [s.tags for s in train]),
                                FEATURE_KEYS + ("labels",))
     features = {key: encoded[key] for key in FEATURE_KEYS}
@@ -104,7 +108,7 @@ def run(args):
             preprocessor=kb.BertPreprocessor(tokenizer, args.max_seq_length, dynamic_padding=True))
 
     def evaluate(m):
-        return evaluate_ner(m, aligner, valid_features, [s.tags for s in valid], args.batch_size)
+        return evaluate_ner(m, aligner, valid_features, [s.tags for s in valid], args.batch_size, decoding)
 
     def fine_tune(trial, checkpoint_dir, key):
         model, dataset, steps_per_epoch, total_steps = start_trial(
@@ -127,7 +131,7 @@ def run(args):
     test = None
     if test_sentences:  # scored like the validation sentences, by the kept model
         test = evaluate_ner(outcome.model, aligner, aligner.encode([s.words for s in test_sentences]),
-                            [s.tags for s in test_sentences], args.batch_size)
+                            [s.tags for s in test_sentences], args.batch_size, decoding)
         write_predictions(os.path.join(args.output_dir, "test_predictions.txt"), test_sentences,
                           test["predicted"])
     curve = {"loss": best["loss"], "val_entity_f1": [m["f1"] for m in best["validation_per_epoch"]]}
@@ -152,7 +156,8 @@ def run(args):
                                              separator=word_joiner([valid[0].words]))},
     }
     if not args.no_export:  # raw text in: word tags + entity spans
-        metrics["export"] = kb.export_model(outcome.model, args.export_dir, args.export_name, labels=tags).path
+        metrics["export"] = kb.export_model(outcome.model, args.export_dir, args.export_name, labels=tags,
+                                            decoding=decoding).path
     metrics["total_seconds"] = time.time() - started
     metrics["total_cpu_seconds"] = process_cpu_seconds() - cpu_started
     finish_run(args, metrics)

@@ -12,7 +12,9 @@ per word of every sentence.
 """
 
 import numpy as np
+import tensorflow as tf
 
+from keras_bert_pkg.data.iob2_viterbi import iob2_viterbi
 from keras_bert_pkg.metrics.masked_token_accuracy import IGNORE_LABEL
 
 
@@ -230,20 +232,23 @@ class TokenAligner:
         return self.encode(list(words)), list(words), list(spans)
 
     # --- tokens → words -------------------------------------------------------------
-    def decode(self, predictions, features, aggregation="first"):
+    def decode(self, predictions, features, aggregation="first", constrained=True):
         """One tag per word of every sentence, from token predictions.
 
         Args:
-            predictions: logits `[N, L, num_tags]` (arg-maxed) or tag ids `[N, L]`, one
-                row per row of `features` (gold `labels` decode to the gold word tags),
-                or a list of N such rows cut to their lengths (`predict_by_length`).
+            predictions: logits `[N, L, num_tags]` or tag ids `[N, L]`, one row per row
+                of `features` (gold `labels` decode to the gold word tags), or a list of
+                N such rows cut to their lengths (`predict_by_length`).
             features: the dict `encode` returned.
-            aggregation: how a word's tag comes from its sub-tokens, each read in the
-                window where it has the most context: `"first"` (the first sub-token's
-                arg-max: the paper), `"average"` (the arg-max of the sub-tokens' softmax
-                probabilities averaged) or `"max"` (the arg-max of the sub-token whose
-                best probability is highest), as Hugging Face's pipeline defines them;
-                the last two need logits.
+            aggregation: how a word's tag probabilities come from its sub-tokens, each
+                read in the window where it has the most context: `"first"` (the first
+                sub-token's: the paper), `"average"` (the sub-tokens' softmax
+                probabilities averaged) or `"max"` (the sub-token whose best probability
+                is highest), as Hugging Face's pipeline defines them; the last two need
+                logits.
+            constrained: from logits, the most probable valid IOB2 sequence of each
+                sentence (`data.iob2_viterbi`: no `I-X` after `O` or another type);
+                `False`: each word's arg-max. Tag ids are read as they are.
 
         Returns:
             A list (one per sentence) of lists of tag strings (one per word).
@@ -262,44 +267,65 @@ class TokenAligner:
                 raise ValueError(
                     f"decode: predictions of shape {rows.shape} do not match the "
                     f"features' {word_index.shape}.")
-        if aggregation != "first" and any(np.ndim(row) != 2 for row in rows):
+        logits = [np.ndim(row) == 2 for row in rows]
+        if len(set(logits)) > 1:
+            raise ValueError("decode: some rows are logits and some tag ids.")
+        if not all(logits) and aggregation != "first":
             raise ValueError(f"decode: aggregation {aggregation!r} needs logits, not tag ids.")
         num_examples = int(features["example_index"].max()) + 1 if len(word_index) else 0
-        out = [None] * num_examples
-        word_scores = [None] * num_examples  # aggregation != "first": per word, its sub-tokens' probabilities
+        num_words = np.zeros(num_examples, np.int64)
+        num_words[features["example_index"]] = features["num_words"]
+        word_rows = [[] for _ in range(num_examples)]  # per sentence: (words, per-token rows)
         for row, example in enumerate(features["example_index"]):
-            if out[example] is None:
-                out[example] = ["O"] * int(features["num_words"][row])
-                word_scores[example] = [[] for _ in out[example]]
-            predicted = rows[row]
             keep = features["max_context"][row]
             if aggregation == "first":
                 keep = keep & features["first_token"][row]
-            for position in np.flatnonzero(keep):
-                word = word_index[row, position]
-                if aggregation != "first":
-                    word_scores[example][word].append(_softmax(predicted[position]))
-                    continue
-                tag_id = int(np.argmax(predicted[position]) if np.ndim(predicted) == 2 else predicted[position])
-                if not 0 <= tag_id < len(self.tags):
-                    raise ValueError(
-                        f"decode: row {row}, position {position}: tag id {tag_id} is not "
-                        f"in 0..{len(self.tags) - 1}."
-                    )
-                out[example][word] = self.tags[tag_id]
-        if aggregation != "first":
-            for example, words in enumerate(word_scores):
-                for word, scores in enumerate(words or []):
-                    scores = np.asarray(scores)
-                    best = scores.mean(0) if aggregation == "average" else scores[np.argmax(scores.max(1))]
-                    out[example][word] = self.tags[int(np.argmax(best))]
-        return [o if o is not None else [] for o in out]
+            positions = np.flatnonzero(keep)
+            word_rows[example].append((word_index[row, positions], rows[row][positions]))
+        if logits and all(logits):
+            log_probs = [self._word_log_probs(parts, n, aggregation, example)
+                         for example, (parts, n) in enumerate(zip(word_rows, num_words))]
+            if constrained:
+                ragged = tf.RaggedTensor.from_row_lengths(
+                    np.concatenate(log_probs or [np.zeros((0, len(self.tags)))]).astype(np.float32), num_words)
+                ids = iob2_viterbi(ragged, self.tags).to_list()
+            else:
+                ids = [np.argmax(p, axis=-1) for p in log_probs]
+        else:
+            ids = [self._word_tag_ids(parts, n, example) for example, (parts, n) in enumerate(zip(word_rows, num_words))]
+        return [[self.tags[i] for i in sentence] for sentence in ids]
 
+    def _word_tag_ids(self, parts, num_words, example):
+        ids = np.full(num_words, -1, np.int64)
+        for words, tag_ids in parts:
+            ids[words] = tag_ids
+        bad = np.flatnonzero((ids < 0) | (ids >= len(self.tags)))
+        if len(bad):
+            raise ValueError(f"decode: sentence {example}, word {bad[0]}: tag id {ids[bad[0]]} is not "
+                             f"in 0..{len(self.tags) - 1}.")
+        return ids
 
-def _softmax(logits):
-    logits = np.asarray(logits, np.float64)
-    e = np.exp(logits - logits.max())
-    return e / e.sum()
+    def _word_log_probs(self, parts, num_words, aggregation, example):
+        """float64 [num_words, tags]: each word's tag log-probabilities from its tokens'
+        logits by `aggregation`."""
+        words = np.concatenate([w for w, _ in parts]) if parts else np.zeros(0, np.int64)
+        logits = np.concatenate([p for _, p in parts]).astype(np.float64) if parts else np.zeros((0, len(self.tags)))
+        if logits.shape[-1] != len(self.tags):
+            raise ValueError(f"decode: sentence {example}: {logits.shape[-1]} logits a token for "
+                             f"{len(self.tags)} tags.")
+        shifted = logits - logits.max(-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        counts = np.bincount(words, minlength=num_words)
+        if (counts == 0).any():
+            raise ValueError(f"decode: sentence {example}, word {np.flatnonzero(counts == 0)[0]} has no token "
+                             f"in the features.")
+        if aggregation == "average":
+            word_probs = np.zeros((num_words, len(self.tags)))
+            np.add.at(word_probs, words, np.exp(log_probs))
+            return np.log(word_probs / counts[:, None])
+        # "first": one token a word; "max": the word's first token of the highest best probability
+        order = np.lexsort((np.arange(len(words)), -log_probs.max(-1), words))
+        return log_probs[order[np.cumsum(counts) - counts]]
 
 
 def entity_spans(tags, words=None, spans=None, separator=" "):

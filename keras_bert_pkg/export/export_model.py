@@ -224,7 +224,8 @@ def export_model(model, export_dir="savedmodels", name=None, *, version=None, to
         decoding: how a `BertSpanLabeler` answers (`SpanDecoding`: doc stride, question
             and answer lengths, n-best size, `top_k`, the v2.0 `null_score_diff_threshold`,
             the longest context) or how a `BertTokenClassifier` tags (`TagDecoding`: window
-            stride, sub-token `aggregation`, the longest text); default: their defaults.
+            stride, sub-token `aggregation`, `constrained` IOB2 decoding, the longest text);
+            default: their defaults.
 
     Returns:
         An `ExportResult` (paths, version, signatures, ops outside core TensorFlow).

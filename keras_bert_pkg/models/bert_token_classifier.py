@@ -76,7 +76,7 @@ class BertTokenClassifier(BertTask):
             texts: a list of strings (or one string).
             labels: the tag names in id order (IOB2, e.g. `data.conll.tag_list`).
             batch_size: texts per call (their windows run together).
-            **decoding: `TagDecoding` options (`stride`, `aggregation`, `max_tokens`, ...).
+            **decoding: `TagDecoding` options (`stride`, `aggregation`, `constrained`, `max_tokens`, ...).
 
         Returns: dict of numpy arrays, one row per text, padded to the most words /
         entities: `words`, `word_tags` (str), `word_starts`, `word_ends` (character

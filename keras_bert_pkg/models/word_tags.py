@@ -9,11 +9,13 @@ word starts at every token that is not a `##` continuation: punctuation stands a
 CJK character is a word) and get one tag each, by `aggregation` over their sub-tokens,
 as Hugging Face's token-classification pipeline defines the strategies:
 
-- `"first"`: the arg-max tag of the word's first sub-token (the paper's NER set-up);
-- `"average"`: the arg-max of the sub-tokens' softmax probabilities averaged;
-- `"max"`: the arg-max tag of the sub-token whose best probability is the highest.
+- `"first"`: the word's first sub-token's tag probabilities (the paper's NER set-up);
+- `"average"`: the sub-tokens' softmax probabilities averaged;
+- `"max"`: the probabilities of the sub-token whose best probability is the highest.
 
-Entities are read from the IOB2 word tags (`models.entity_decoding`). Texts longer than
+From those, `constrained` (the default) takes the most probable valid IOB2 sequence of
+the text (`data.iob2_viterbi`), otherwise each word takes its arg-max tag; the offline
+`TokenAligner.decode` does the same. Entities are read from the IOB2 word tags (`models.entity_decoding`). Texts longer than
 `max_tokens` tokens are cut there (`truncated` says so).
 
 Example:
@@ -31,6 +33,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_pkg.data.iob2_viterbi import iob2_viterbi
 from keras_bert_pkg.models.entity_decoding import decode_entities
 from keras_bert_pkg.models.window_batches import WINDOW_BATCH_SIZE, run_windows
 from keras_bert_pkg.text import text_packing
@@ -48,14 +51,20 @@ class TagDecoding:
         aggregation: `"first"`, `"average"` or `"max"`: a word's tag from its sub-tokens.
         max_tokens: texts are cut at this many tokens (`truncated` says so).
         window_batch_size: windows per model call, at most.
+        constrained: the most probable valid IOB2 sequence of each text
+            (`data.iob2_viterbi`: no `I-X` after `O` or another type); `False`: each
+            word's arg-max tag.
     """
 
     stride: int = None
     aggregation: str = "first"
     max_tokens: int = MAX_CONTEXT_TOKENS
     window_batch_size: int = WINDOW_BATCH_SIZE
+    constrained: bool = True
 
     def __post_init__(self):
+        if not isinstance(self.constrained, bool):
+            raise ValueError(f"TagDecoding.constrained must be True or False, got {self.constrained!r}.")
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(f"TagDecoding.aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}.")
         for name in ("stride", "max_tokens", "window_batch_size"):
@@ -71,8 +80,8 @@ class TagDecoding:
         return min(self.stride, window) if self.stride else max(window // 2, 1)
 
 
-def aggregate_word_tags(token_logits, word, num_words, first_token, aggregation):
-    """One tag id per word (int32 [num_words]) from the logits of its sub-tokens.
+def word_log_probabilities(token_logits, word, num_words, first_token, aggregation):
+    """Each word's tag log-probabilities (float [num_words, tags]) from its sub-tokens' logits.
 
     Args:
         token_logits: float [tokens, tags], the tokens in order.
@@ -81,21 +90,20 @@ def aggregate_word_tags(token_logits, word, num_words, first_token, aggregation)
         first_token: int64 [num_words], the index of each word's first token.
         aggregation: `"first"`, `"average"` or `"max"` (module doc).
     """
+    log_probabilities = tf.nn.log_softmax(tf.cast(token_logits, tf.float32), axis=-1)
     if aggregation == "first":
-        return tf.argmax(tf.gather(token_logits, first_token), axis=-1, output_type=tf.int32)
-    probabilities = tf.nn.softmax(token_logits, axis=-1)
+        return tf.gather(log_probabilities, first_token)
     if aggregation == "average":
-        mean = tf.math.unsorted_segment_mean(probabilities, word, num_words)
-        return tf.argmax(mean, axis=-1, output_type=tf.int32)
-    best = tf.reduce_max(probabilities, axis=-1)
+        return tf.math.log(tf.math.unsorted_segment_mean(tf.exp(log_probabilities), word, num_words))
+    best = tf.reduce_max(log_probabilities, axis=-1)
     is_best = tf.equal(best, tf.gather(tf.math.unsorted_segment_max(best, word, num_words), word))
     index = tf.range(tf.size(word, out_type=tf.int64))
     chosen = tf.math.unsorted_segment_min(tf.where(is_best, index, tf.size(word, out_type=tf.int64)),
                                           word, num_words)
-    return tf.argmax(tf.gather(probabilities, chosen), axis=-1, output_type=tf.int32)
+    return tf.gather(log_probabilities, chosen)
 
 
-def word_outputs(texts, tokens, token_logits, labels, continuation, aggregation):
+def word_outputs(texts, tokens, token_logits, labels, continuation, decoding):
     """Words, their tags and the entities of each text.
 
     Args:
@@ -104,7 +112,7 @@ def word_outputs(texts, tokens, token_logits, labels, continuation, aggregation)
         token_logits: float [tokens, tags], for the flat tokens.
         labels: the tag names, indexed by id.
         continuation: bool numpy array over the vocabulary: `##` pieces.
-        aggregation: see `aggregate_word_tags`.
+        decoding: a `TagDecoding` (its `aggregation` and `constrained`).
 
     Returns: the dict of the NER text signature (`TokenClassifierSignatures`).
     """
@@ -119,11 +127,16 @@ def word_outputs(texts, tokens, token_logits, labels, continuation, aggregation)
     word_rows = tf.gather(rows, first)
     word_start = tf.gather(tokens["starts"].flat_values, first)
     word_end = tf.math.unsorted_segment_max(tokens["ends"].flat_values, word, num_words)
-    word_tag = aggregate_word_tags(token_logits, word, num_words, first, aggregation)
     nrows = ids.nrows()
 
     def by_row(values, value_rows=word_rows):
         return tf.RaggedTensor.from_value_rowids(values, value_rows, nrows=nrows, validate=False)
+
+    log_probabilities = word_log_probabilities(token_logits, word, num_words, first, decoding.aggregation)
+    if decoding.constrained:
+        word_tag = iob2_viterbi(by_row(log_probabilities), labels).flat_values
+    else:
+        word_tag = tf.argmax(log_probabilities, axis=-1, output_type=tf.int32)
 
     def dense(values, default, value_rows):
         return by_row(values, value_rows).to_tensor(default_value=default)
@@ -180,8 +193,7 @@ def tag_texts(model, tokenizer, texts, sequence_length, labels, decoding=TagDeco
     token_logits = tf.math.unsorted_segment_sum(  # each token is chosen in exactly one window
         tf.boolean_mask(logits, chosen), tf.boolean_mask(windows["token_index"], chosen),
         tf.size(windows["tokens"]["ids"].flat_values, out_type=tf.int64))
-    out = word_outputs(texts, windows["tokens"], token_logits, labels, continuation_table(tokenizer),
-                       decoding.aggregation)
+    out = word_outputs(texts, windows["tokens"], token_logits, labels, continuation_table(tokenizer), decoding)
     out["truncated"] = windows["truncated"]
     out["num_windows"] = windows["num_windows"]
     return out

@@ -162,6 +162,14 @@ class TokenAlignerTest(TestCase):
         self.assertEqual(
             [(e["type"], e["text"], sentence[e["char_start"]:e["char_end"]]) for e in entities],
             [("PERSON", "任正非", "任正非"), ("ORGANIZATION", "華為", "華為")])
+        # 任 a shade surer I-PERSON than B-PERSON, 華 I-ORGANIZATION after O: the arg-max is
+        # ill-formed, the constrained decoding takes the valid runner-up
+        logits[0, 1, a.tag_ids["I-PERSON"]] = 10.5
+        logits[0, 5, a.tag_ids["I-ORGANIZATION"]] = 10.5
+        argmax = a.decode(logits, features, constrained=False)[0]
+        self.assertEqual((argmax[0], argmax[4]), ("I-PERSON", "I-ORGANIZATION"))
+        self.assertEqual(a.decode(logits, features)[0], gold)
+        self.assertEqual(a.decode(logits, features, aggregation="max")[0], gold)
 
     def test_empty_word_gets_unk_and_errors(self):
         a = aligner()

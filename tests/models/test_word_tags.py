@@ -13,7 +13,7 @@ from keras_bert_pkg.data.conll import read_conll, tag_list
 from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
-from keras_bert_pkg.models.word_tags import TagDecoding, aggregate_word_tags, tag_function
+from keras_bert_pkg.models.word_tags import TagDecoding, tag_function, word_log_probabilities
 from keras_bert_pkg.text.bert_preprocessor import BertPreprocessor
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.test_case import SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data, tiny_backbone_config
@@ -28,6 +28,11 @@ def _model(tags):
                                BertPreprocessor(tokenizer, LENGTH), dropout=0.0)
 
 
+def _ill_formed(tags):
+    """How many `I-X` tags follow neither `B-X` nor `I-X`."""
+    return sum(tag.startswith("I-") and previous[2:] != tag[2:] for previous, tag in zip(["O"] + tags, tags))
+
+
 class WordTagsTest(TestCase):
     @requires_shared_data
     def test_every_aggregation_equals_the_offline_decoding_on_long_conll_text(self):
@@ -36,15 +41,18 @@ class WordTagsTest(TestCase):
         texts = [" ".join(w for s in sentences[i:i + 12] for w in s.words) for i in range(0, 120, 12)]
         model = _model(tags)
         tokenizer = model.preprocessor.tokenizer
-        for aggregation, stride in (("first", None), ("average", 7), ("max", 15)):
-            decoding = TagDecoding(stride=stride, aggregation=aggregation)
+        ill_formed = {}
+        for aggregation, stride, constrained in (("first", None, True), ("first", None, False),
+                                                 ("average", 7, True), ("max", 15, False)):
+            decoding = TagDecoding(stride=stride, aggregation=aggregation, constrained=constrained)
             aligner = TokenAligner(tokenizer, tags, LENGTH, stride=decoding.window_stride(LENGTH))
             features, words, spans = aligner.encode_texts(texts)
             logits = model.predict({k: features[k] for k in ("token_ids", "segment_ids", "padding_mask")},
                                    verbose=0)
-            expected = aligner.decode(logits, features, aggregation=aggregation)
+            expected = aligner.decode(logits, features, aggregation=aggregation, constrained=constrained)
             out = model.tag(texts, tags, batch_size=4, stride=stride, aggregation=aggregation,
-                            window_batch_size=16)
+                            window_batch_size=16, constrained=constrained)
+            ill_formed[aggregation, constrained] = sum(map(_ill_formed, expected))
             self.assertGreater(min(out["num_windows"]), 3)
             for i, text in enumerate(texts):
                 n = int(out["num_words"][i])
@@ -54,13 +62,16 @@ class WordTagsTest(TestCase):
                 m = int(out["num_entities"][i])
                 self.assertEqual(out["entity_texts"][i, :m].tolist(),
                                  [text[e["char_start"]:e["char_end"]] for e in entities])
+        # the untrained model's arg-max writes I-X after O or another type; never under the constraint
+        self.assertGreater(ill_formed["first", False], 10)
+        self.assertEqual((ill_formed["first", True], ill_formed["average", True]), (0, 0))
 
     def test_aggregations_on_a_word_of_three_sub_tokens(self):
         # Tag 0 wins the first token, tag 1 the average, tag 2 the single most sure token.
         logits = np.log(np.array([[0.5, 0.45, 0.05], [0.1, 0.6, 0.3], [0.05, 0.15, 0.8], [0.9, 0.05, 0.05]]))
         word = tf.constant([0, 0, 0, 1], tf.int64)
         first = tf.constant([0, 3], tf.int64)
-        got = {a: aggregate_word_tags(tf.constant(logits, tf.float32), word, 2, first, a).numpy().tolist()
+        got = {a: np.argmax(word_log_probabilities(tf.constant(logits, tf.float32), word, 2, first, a), -1).tolist()
                for a in ("first", "average", "max")}
         self.assertEqual(got, {"first": [0, 0], "average": [1, 0], "max": [2, 0]})
 
@@ -73,5 +84,7 @@ class WordTagsTest(TestCase):
         self.assertEqual(model.tag([], tags)["words"].shape[0], 0)
         with self.assertRaisesRegex(ValueError, "aggregation"):
             TagDecoding(aggregation="mean")
+        with self.assertRaisesRegex(ValueError, "constrained"):
+            TagDecoding(constrained="yes")
         with self.assertRaisesRegex(ValueError, "3 tag names for a model of 4 tags"):
             tag_function(_model(tags + ["B-LOC"]), model.preprocessor.tokenizer, LENGTH, tags, TagDecoding())
