@@ -15,6 +15,7 @@ again (checkpoints in `<output_dir>/checkpoints/` while it runs; `--checkpoint_d
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -127,6 +128,10 @@ def run(args):
     kept = outcome.evaluation or evaluate(outcome.model)
     scores, predicted = kept["metrics"], kept["predicted"]
 
+    by_decoding = {args.tag_decoding: scores}  # the kept model read the other way too: what the constraint does
+    other = "argmax" if args.tag_decoding == "constrained" else "constrained"
+    by_decoding[other] = evaluate_ner(outcome.model, aligner, valid_features, [s.tags for s in valid], args.batch_size,
+                                      dataclasses.replace(decoding, constrained=other == "constrained"))["metrics"]
     write_predictions(os.path.join(args.output_dir, "valid_predictions.txt"), valid, predicted)
     test = None
     if test_sentences:  # scored like the validation sentences, by the kept model
@@ -146,7 +151,7 @@ def run(args):
                  "train_windows": len(example_lengths(features)),
                  "valid_windows": int(len(valid_features["token_ids"]))},
         "args": vars(args), "defaults": defaults, "trial": best["trial"], "search": search_record(outcome),
-        "validation": scores,
+        "validation": scores, "validation_by_decoding": by_decoding,
         "test": test and {"file": os.path.join(args.data_dir, args.test_file),
                           "sentences": len(test["predicted"]), **test["metrics"]},
         "validation_per_epoch": best["validation_per_epoch"],
@@ -162,7 +167,8 @@ def run(args):
     metrics["total_cpu_seconds"] = process_cpu_seconds() - cpu_started
     finish_run(args, metrics)
     print(f"validation entity precision {scores['precision']:.4f} recall {scores['recall']:.4f} "
-          f"F1 {scores['f1']:.4f} ({len(valid)} sentences, {metrics['total_seconds']:.0f} s)")
+          f"F1 {scores['f1']:.4f} ({len(valid)} sentences, {metrics['total_seconds']:.0f} s); "
+          f"{other} decoding: F1 {by_decoding[other]['f1']:.4f}")
     if test:
         print(f"test entity F1 {test['metrics']['f1']:.4f} ({len(test['predicted'])} sentences)")
     return metrics

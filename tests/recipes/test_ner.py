@@ -73,6 +73,10 @@ class NerRecipeTest(TestCase):
         logits = served.signatures["serve_token_ids"](**{
             k: tf.constant(features[k]) for k in ("token_ids", "segment_ids", "padding_mask")})["logits"]
         self.assertEqual(aligner.decode(np.asarray(logits), features), predicted)
+        # the default reading is the constrained one; the kept model's arg-max scores are recorded beside it
+        self.assertEqual(written["validation_by_decoding"]["constrained"], written["validation"])
+        argmax = aligner.decode(np.asarray(logits), features, constrained=False)
+        self.assertAlmostEqual(written["validation_by_decoding"]["argmax"]["f1"], ner_scores(gold, argmax)["f1"])
 
 
 class ChineseNerRecipeTest(TestCase):
