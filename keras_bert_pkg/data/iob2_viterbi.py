@@ -49,28 +49,55 @@ def iob2_transitions(tags):
     return transitions, start
 
 
-@tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([None], tf.int64),
-                              tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.float32)])
 def _viterbi(scores, lengths, transitions, start):
-    """Best tag ids int32 [batch, time] of padded `scores` [batch, time, tags], time >= 2;
-    past a row's length its tags repeat its last one."""
-    identity = tf.broadcast_to(tf.range(tf.shape(scores)[2]), tf.shape(scores[:, 0]))
+    """Best tag ids int32 [batch, time] of right-padded `scores` [batch, time, tags], time >= 2.
 
-    def forward(carry, step):
-        best, _ = carry
-        score, t = step
-        candidates = best[:, :, tf.newaxis] + transitions  # [batch, from, to]
-        live = (t < lengths)[:, tf.newaxis]  # past a row's end: keep its scores, point to itself
-        previous = tf.where(live, tf.argmax(candidates, axis=1, output_type=tf.int32), identity)
-        return tf.where(live, tf.reduce_max(candidates, axis=1) + score, best), previous
+    The rows are moved to end together, padded in front with an extra state that only
+    padding takes and that leads into a row's first word under `start`; then every
+    row runs the same steps, with no per-step test of where it ends."""
+    time, num_tags = tf.shape(scores)[1], tf.shape(scores)[2]
+    in_row = tf.sequence_mask(lengths, time)[:, :, tf.newaxis]
+    padding_state = tf.where(in_row, FORBIDDEN, 0.0)
+    scores = tf.concat([tf.where(in_row, scores, FORBIDDEN), padding_state], -1)
+    scores = tf.reverse(tf.reverse_sequence(scores, lengths, seq_axis=1, batch_axis=0), [1])  # padding first
+    transitions = tf.concat([tf.pad(transitions, [[0, 0], [0, 1]], constant_values=FORBIDDEN),
+                             tf.concat([start, [0.0]], 0)[tf.newaxis]], 0)  # padding: to itself or to a start
 
-    first = scores[:, 0] + start
-    steps = (tf.transpose(scores[:, 1:], [1, 0, 2]), tf.range(1, tf.shape(scores, tf.int64)[1]))
-    best, pointers = tf.scan(forward, steps, initializer=(first, identity))
-    last = tf.argmax(tf.concat([first[tf.newaxis], best], 0)[-1], axis=-1, output_type=tf.int32)
+    def forward(carry, score):
+        candidates = carry[0][:, :, tf.newaxis] + transitions  # [batch, from, to]
+        return tf.reduce_max(candidates, axis=1) + score, tf.argmax(candidates, axis=1, output_type=tf.int32)
+
+    first = scores[:, 0] + tf.concat([start, [0.0]], 0)
+    pointers = tf.zeros_like(first, tf.int32)
+    best, pointers = tf.scan(forward, tf.transpose(scores[:, 1:], [1, 0, 2]), initializer=(first, pointers))
+    last = tf.argmax(best[-1], axis=-1, output_type=tf.int32)
     earlier = tf.scan(lambda tag, pointer: tf.gather(pointer, tag, batch_dims=1), pointers,
                       initializer=last, reverse=True)  # earlier[t]: the tag at time t
-    return tf.transpose(tf.concat([earlier, last[tf.newaxis]], 0))
+    tags = tf.transpose(tf.concat([earlier, last[tf.newaxis]], 0))
+    tags = tf.reverse_sequence(tf.reverse(tags, [1]), lengths, seq_axis=1, batch_axis=0)
+    return tf.minimum(tags, num_tags - 1)  # past a row's end: the padding state, cut off by the caller
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([None], tf.int64),
+                              tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.float32)])
+def _best_valid(scores, lengths, transitions, start):
+    """`_viterbi` where the arg-max sequence is ill-formed; elsewhere the arg-max, which is
+    then the best valid sequence too (the scan's steps cost far more than its width, so
+    the rows a trained tagger gets right skip it)."""
+    argmax = tf.argmax(scores, axis=-1, output_type=tf.int32)
+    time = tf.shape(scores)[1]
+    previous = tf.pad(argmax[:, :-1], [[0, 0], [1, 0]], constant_values=tf.shape(scores)[2])  # the start
+    penalty = tf.gather_nd(tf.concat([transitions, start[tf.newaxis]], 0), tf.stack([previous, argmax], -1))
+    in_row = tf.range(time, dtype=tf.int64) < lengths[:, tf.newaxis]
+    ill_formed = tf.where(tf.reduce_any((penalty < 0) & in_row, axis=1))
+
+    def repair():
+        rows_lengths = tf.gather_nd(lengths, ill_formed)
+        width = tf.cast(tf.maximum(tf.reduce_max(rows_lengths), 2), tf.int32)  # a scan of no steps cannot stack
+        fixed = _viterbi(tf.gather_nd(scores, ill_formed)[:, :width], rows_lengths, transitions, start)
+        return tf.tensor_scatter_nd_update(argmax, ill_formed, tf.pad(fixed, [[0, 0], [0, time - width]]))
+
+    return tf.cond(tf.size(ill_formed) > 0, repair, lambda: argmax)
 
 
 def iob2_viterbi(word_log_probs, tags):
@@ -87,6 +114,5 @@ def iob2_viterbi(word_log_probs, tags):
     transitions, start = iob2_transitions(tags)
     lengths = word_log_probs.row_lengths()
     padded = word_log_probs.to_tensor()
-    short = tf.maximum(2 - tf.shape(padded)[1], 0)  # a scan of no steps cannot stack its outputs
-    padded = tf.pad(padded, [[0, 0], [0, short], [0, 0]])
-    return tf.RaggedTensor.from_tensor(_viterbi(padded, lengths, transitions, start), lengths=lengths)
+    padded = tf.pad(padded, [[0, 0], [0, tf.maximum(2 - tf.shape(padded)[1], 0)], [0, 0]])
+    return tf.RaggedTensor.from_tensor(_best_valid(padded, lengths, transitions, start), lengths=lengths)

@@ -58,7 +58,8 @@ class Iob2ViterbiTest(TestCase):
         self.assertEqual(got, [_brute_force(p, tags) if len(p) else [] for p in log_probs])
         self.assertTrue(all(_valid([tags[i] for i in row]) for row in got))
         argmax = [np.argmax(p, -1).tolist() for p in log_probs]
-        self.assertGreater(sum(not _valid([tags[i] for i in row]) for row in argmax), 3)  # the case it is for
+        ill_formed = sum(not _valid([tags[i] for i in row]) for row in argmax)
+        self.assertTrue(3 < ill_formed < len(argmax) - 3)  # both kinds of row in one batch
 
     def test_empty_inputs_and_graph(self):
         tags = ["O", "B-PER", "I-PER"]
