@@ -67,8 +67,9 @@ def parse_args(argv=None):
     # CPU in bfloat16): BERT-Tiny gets ~2.3x the steps of BERT-Mini per CPU-second, and a
     # small BERT sits at the character-frequency stage (masked-LM accuracy ~14%) for
     # thousands of steps before it uses its neighbours: 36,000 steps of 32 x 64 took it
-    # past that (held-out accuracy 36.6%) in 1.35 CPU-hours; with 16 fine-tuning epochs the
-    # chain took 1.95 CPU-hours (24,000 steps and 8 epochs: 1.45 CPU-hours, 5 points lower).
+    # past that (held-out accuracy 36.6%) in 1.15-1.35 CPU-hours; with 16 fine-tuning epochs
+    # the chain took 1.65-1.95 CPU-hours for dev F1 75.16 (24,000 steps and 8 epochs: 1.45
+    # CPU-hours, 5 points lower).
     p.add_argument("--architecture", choices=sorted(BACKBONE_ARCHITECTURES), default="bert_tiny")
     p.add_argument("--sentences_per_document", type=int, default=16)
     p.add_argument("--max_seq_length", type=int, default=64,
