@@ -69,7 +69,7 @@ def parse_args(argv=None):
     # thousands of steps before it uses its neighbours: 36,000 steps of 32 x 64 took it
     # past that (held-out accuracy 36.6%) in 1.15-1.35 CPU-hours; 16 fine-tuning epochs at
     # lr 1e-3 then gave dev F1 77.53 (at 3e-4: 75.16; random weights 72.55 and 68.48), the
-    # chain 1.65 CPU-hours (24,000 steps and 8 epochs at 3e-4: 1.45 CPU-hours, 65.34).
+    # chain 1.64 CPU-hours (24,000 steps and 8 epochs at 3e-4: 1.45 CPU-hours, 65.34).
     p.add_argument("--architecture", choices=sorted(BACKBONE_ARCHITECTURES), default="bert_tiny")
     p.add_argument("--sentences_per_document", type=int, default=16)
     p.add_argument("--max_seq_length", type=int, default=64,
