@@ -17,9 +17,12 @@ venv: $(BIN)/.installed
 demo: venv
 	$(BIN)/python recipes/squad.py
 
-# The default test suite (CI runs this; < 20 minutes on 2 cores).
+# The default test suite (CI runs this; < 20 minutes on 2 cores). One pytest worker a
+# core (pytest-xdist): most of a test's time is single-threaded Python (tracing, saving
+# SavedModels), so two workers on two cores take ~2/3 of the serial time. Each test
+# class or module runs whole on one worker, so a class's setUpClass runs once.
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadscope
 
 # Long tests: real-data training runs, multi-process distribution.
 test-slow: venv
