@@ -17,6 +17,11 @@ random batch, after two warm-up calls):
 Commands (the issue's cases):
     python benchmarks/profile_step.py --case base:16:128 --precision mixed_bfloat16
     python benchmarks/profile_step.py --task pretrain --case base:8:128 --precision mixed_bfloat16
+    TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 python benchmarks/profile_step.py --case base:16:128 --precision int8
+
+`--precision int8` profiles the forward pass of ours in float32, then int8-quantized
+(`model.quantize("int8")`, as `backbone_inference.py --int8` times it): the time of the
+activations' quantization (`QuantizeV2` and the range reductions) beside the int8 kernels.
 """
 
 import argparse
@@ -43,6 +48,7 @@ TITLE = "Profile of one forward pass / pre-training step"
 KINDS = (  # op type (TensorFlow's, oneDNN-rewritten names included) -> kind; first match wins
     ("other", ("ExpandDims",)),
     ("matmul", ("MatMul", "Conv", "Einsum")),
+    ("quantize", ("QuantizeV2",)),
     ("transpose", ("Transpose",)),
     ("softmax", ("Softmax",)),
     ("normalization", ("Mean", "SquaredDifference", "Rsqrt", "FusedBatchNorm", "LayerNorm", "Variance")),
@@ -68,13 +74,17 @@ def op_kind(op_type):
 def build_call(task, size, batch, length, precision, predictions=20):
     """A zero-argument callable running one forward pass (`"forward"`) or one
     pre-training step (`"pretrain"`) of ours, and the matmul GFLOP it does."""
-    common.set_policies(precision)
+    common.set_policies("float32" if precision == "int8" else precision)
     try:
         if task == "forward":
             model = ours_backbone(size, "gelu")
+            if precision == "int8":
+                model.quantize("int8")
             x = {k: tf.constant(v) for k, v in random_inputs(batch, length).items()}
             fn = tf.function(lambda inputs: model(inputs, training=False)["sequence_output"])
             return (lambda: fn(x).numpy()), batch * forward_gflop(size, length)
+        if precision == "int8":
+            raise ValueError("int8 is an inference precision: profile it with --task forward.")
         x, y = pretraining_batch(batch, length, predictions)
         return ours_step("pretrain", size, x, y), 3 * batch * forward_gflop(size, length)
     finally:
@@ -150,7 +160,7 @@ def main(argv=None):
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--task", choices=["forward", "pretrain"], default="forward")
     parser.add_argument("--case", default="base:16:128", help="size:batch:length")
-    parser.add_argument("--precision", default="mixed_bfloat16", choices=["float32", "mixed_bfloat16", "bfloat16"])
+    parser.add_argument("--precision", default="mixed_bfloat16", choices=["float32", "mixed_bfloat16", "bfloat16", "int8"])
     parser.add_argument("--calls", type=int, default=3, help="traced calls")
     parser.add_argument("--no_onednn", action="store_true", help="skip the oneDNN verbose child")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -168,7 +178,7 @@ def main(argv=None):
         by_kind[op_kind(op_type)] += seconds
     total = sum(by_kind.values())
     _, hidden, _, intermediate = SIZES[size]
-    limit = (0.0 if args.no_gemm else
+    limit = (0.0 if args.no_gemm or args.precision == "int8" else
              common.matmul_limit(args.precision, batch * length, hidden, intermediate)["best"])
     matmul_rate = gflop * args.calls / by_kind["matmul"] if by_kind["matmul"] else 0.0
     print(f"\n### {args.task} {args.case} {common.short_precision(args.precision)}: "

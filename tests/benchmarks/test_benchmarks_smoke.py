@@ -86,6 +86,18 @@ class BenchmarksSmokeTest(TestCase):
         self.assertTrue(any(name.startswith(("matmul", "inner_product")) for name in report["onednn"]))
         self.assertGreater(report["matmul_gflops"], 0)
 
+    def test_profile_step_int8(self):
+        """The int8 forward's profile shows the activations' quantization as its own kind."""
+        from benchmarks import profile_step
+        from keras_bert_pkg.layers.int8_matmul import int8_matmul_available
+
+        if not int8_matmul_available():
+            self.skipTest("no oneDNN int8 kernel in this TensorFlow")
+        report = self._run(profile_step, "--case", "tiny:2:16", "--calls", "1", "--precision", "int8",
+                           "--no_onednn")
+        self.assertGreater(report["kind_ms_per_call"]["quantize"], 0)
+        self.assertTrue(any("QuantizedMatMulWithBiasAndDequantize" in op for op in report["op_ms_per_call"]))
+
     @requires_shared_data
     def test_text_to_predictions(self):
         from benchmarks import text_to_predictions
