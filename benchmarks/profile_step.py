@@ -20,8 +20,9 @@ Commands (the issue's cases):
     TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 python benchmarks/profile_step.py --case base:16:128 --precision int8
 
 `--precision int8` profiles the forward pass of ours in float32, then int8-quantized
-(`model.quantize("int8")`, as `backbone_inference.py --int8` times it): the time of the
-activations' quantization (`QuantizeV2` and the range reductions) beside the int8 kernels.
+(`model.quantize("int8")`, as `backbone_inference.py --int8` times it): `QuantizeV2` is
+a kind of its own beside the int8 kernels; the activations' range reductions (`Min`,
+`Max`) and the kernels' column sums (`Sum`) show in the table by op type.
 """
 
 import argparse
