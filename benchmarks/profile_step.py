@@ -5,8 +5,8 @@ Two views of the same calls (our `BertBackbone` or `BertPretrainer`, random weig
 random batch, after two warm-up calls):
 
 1. TensorFlow's profiler (`tf.profiler.experimental`): the time of every TensorFlow op
-   executed in the traced calls, summed by op type and by kind (matmul, transpose,
-   softmax, normalization, cast, element-wise, other). Ops on the two inter-op threads
+   executed in the traced calls, summed by op type and by kind (matmul, quantize,
+   transpose, softmax, normalization, cast, optimizer, element-wise, other). Ops on the two inter-op threads
    overlap, so the op time can exceed the wall time; both are printed. The matmul rate
    (the encoder's matmul work, `models.forward_gflop`, over the matmul ops' time) is set
    beside the limit the same shapes reach in isolation (`common.matmul_limit`).
@@ -19,8 +19,8 @@ Commands (the issue's cases):
     python benchmarks/profile_step.py --task pretrain --case base:8:128 --precision mixed_bfloat16
     TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 python benchmarks/profile_step.py --case base:16:128 --precision int8
 
-`--precision int8` profiles the forward pass of ours in float32, then int8-quantized
-(`model.quantize("int8")`, as `backbone_inference.py --int8` times it): `QuantizeV2` is
+`--precision int8` builds ours in float32, quantizes it (`model.quantize("int8")`, as
+`backbone_inference.py --int8` times it) and profiles that: `QuantizeV2` is
 a kind of its own beside the int8 kernels; the activations' range reductions (`Min`,
 `Max`) and the kernels' column sums (`Sum`) show in the table by op type.
 """
@@ -84,8 +84,6 @@ def build_call(task, size, batch, length, precision, predictions=20):
             x = {k: tf.constant(v) for k, v in random_inputs(batch, length).items()}
             fn = tf.function(lambda inputs: model(inputs, training=False)["sequence_output"])
             return (lambda: fn(x).numpy()), batch * forward_gflop(size, length)
-        if precision == "int8":
-            raise ValueError("int8 is an inference precision: profile it with --task forward.")
         x, y = pretraining_batch(batch, length, predictions)
         return ours_step("pretrain", size, x, y), 3 * batch * forward_gflop(size, length)
     finally:
@@ -168,6 +166,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         return child(json.loads(args.child))
+    if args.precision == "int8" and args.task != "forward":
+        parser.error("int8 is an inference precision: profile it with --task forward.")
     info = common.start(TITLE, args)
     size, batch, length = parse_case(args.case)
     call, gflop = build_call(args.task, size, batch, length, args.precision)
