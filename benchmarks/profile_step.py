@@ -6,8 +6,8 @@ random batch, after two warm-up calls):
 
 1. TensorFlow's profiler (`tf.profiler.experimental`): the time of every TensorFlow op
    executed in the traced calls, summed by op type and by kind (matmul, quantize,
-   transpose, softmax, normalization, cast, optimizer, element-wise, other). Ops on the two inter-op threads
-   overlap, so the op time can exceed the wall time; both are printed. The matmul rate
+   transpose, softmax, normalization, cast, optimizer, element-wise, other). Ops on the
+   two inter-op threads overlap, so the op time can exceed the wall time; both are printed. The matmul rate
    (the encoder's matmul work, `models.forward_gflop`, over the matmul ops' time) is set
    beside the limit the same shapes reach in isolation (`common.matmul_limit`).
 2. oneDNN's verbose log (`ONEDNN_VERBOSE=1`, in a child process: it must be set before
@@ -20,9 +20,9 @@ Commands (the issue's cases):
     TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 python benchmarks/profile_step.py --case base:16:128 --precision int8
 
 `--precision int8` builds ours in float32, quantizes it (`model.quantize("int8")`, as
-`backbone_inference.py --int8` times it) and profiles that: `QuantizeV2` is
-a kind of its own beside the int8 kernels; the activations' range reductions (`Min`,
-`Max`) and the kernels' column sums (`Sum`) show in the table by op type.
+`backbone_inference.py --int8` times it) and profiles that: `QuantizeV2` is a kind of
+its own beside the int8 kernels; the activations' range reductions (`Min`, `Max`) and the
+kernels' column sums (`Sum`) show in the table by op type.
 """
 
 import argparse
