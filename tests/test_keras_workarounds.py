@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_pkg import keras_workarounds
-from keras_bert_pkg.keras_workarounds import TESTED_KERAS, check_internals, clip_after_all_reduce
+from keras_bert_pkg.keras_workarounds import (TESTED_KERAS, TESTED_TENSORFLOW, bias_add, check_internals,
+                                              clip_after_all_reduce)
 from keras_bert_pkg.training.optimizers import create_optimizer
 from tests.test_case import PROJECT_ROOT, TestCase
 
@@ -87,3 +88,51 @@ class ClippingTest(TestCase):
         grads = [tf.constant([30.0, 40.0])]
         self.assertIs(optimizer._clip_gradients(grads)[0], grads[0])
         self.assertIs(clip_after_all_reduce(optimizer), optimizer)
+
+
+class BiasAddGradientTest(TestCase):
+    """4. TensorFlow's CPU `BiasAddGrad` sums bfloat16 in bfloat16; `bias_add`'s gradient
+    sums in float32. Fails when TensorFlow fixed it (then delete `bias_add`)."""
+
+    def setUp(self):
+        super().setUp()
+        rng = np.random.default_rng(0)
+        self.dy = tf.cast((rng.standard_normal((1024, 3072)) + 0.3).astype("float32"), tf.bfloat16)
+        self.exact = tf.reduce_sum(tf.cast(self.dy, tf.float64), axis=0).numpy()
+
+    def _error(self, bias_gradient):
+        return np.abs(tf.cast(bias_gradient, tf.float64).numpy() - self.exact)
+
+    def test_tensorflow_version_is_verified(self):
+        version = tuple(int(part) for part in tf.__version__.split(".")[:2])
+        lowest, highest = (tuple(int(p) for p in v.split(".")) for v in TESTED_TENSORFLOW)
+        self.assertTrue(lowest <= version <= highest,
+                        f"TensorFlow {tf.__version__} is outside the verified {TESTED_TENSORFLOW}: check "
+                        "bias_add against it, then widen TESTED_TENSORFLOW")
+
+    def test_tensorflow_bias_add_grad_still_sums_in_bfloat16(self):
+        with tf.device("/CPU:0"):
+            error = self._error(tf.raw_ops.BiasAddGrad(out_backprop=self.dy))
+        # Summed in float32 and rounded once, no column is off by more than half a
+        # bfloat16 step (1.0 at these sums, up to ~420); TensorFlow's are off by ~8 on average.
+        self.assertGreater(error.mean(), 2.0, "BiasAddGrad now sums bfloat16 accurately: delete "
+                           "keras_workarounds.bias_add and use tf.nn.bias_add")
+
+    def test_bias_add_is_tf_bias_add_with_a_float32_sum(self):
+        x = tf.cast(tf.random.stateless_normal([1024, 3072], seed=[1, 2]), tf.bfloat16)
+        bias = tf.cast(tf.random.stateless_normal([3072], seed=[3, 4]), tf.bfloat16)
+        with tf.GradientTape() as tape:
+            tape.watch([x, bias])
+            y = bias_add(x, bias)
+        dx, dbias = tape.gradient(y, [x, bias], output_gradients=self.dy)
+        self.assertAllEqual(y, tf.nn.bias_add(x, bias))
+        self.assertAllEqual(dx, self.dy)
+        self.assertEqual(dbias.dtype, tf.bfloat16)
+        self.assertLessEqual(self._error(dbias).max(), 2.0 ** -8 * np.abs(self.exact).max())
+        # 3-D inputs (the masked-LM and pooler shapes) sum over every leading axis.
+        x3 = tf.reshape(x, [8, 128, 3072])
+        with tf.GradientTape() as tape:
+            tape.watch(bias)
+            y3 = bias_add(x3, bias)
+        dbias3 = tape.gradient(y3, bias, output_gradients=tf.reshape(self.dy, [8, 128, 3072]))
+        self.assertLessEqual(self._error(dbias3).max(), 2.0 ** -8 * np.abs(self.exact).max())

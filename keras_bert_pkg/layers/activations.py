@@ -30,14 +30,20 @@ def gelu_exact(x):
 
 
 def gelu_for_training(x, approximate):
-    """GELU (either form) with a hand-written gradient, both computed in float32.
+    """GELU (either form) with a hand-written gradient, each computed in float32 by one
+    XLA-compiled element-wise pass.
 
     The same function as `gelu_approximate` / `gelu_exact`, for training graphs: there
     the matmul + GELU fusion cannot apply (the gradient needs the pre-activation), and
     the automatic gradient of GELU in bfloat16 is a dozen element-wise TensorFlow ops,
-    each a slow bfloat16 pass (measured on a [1024, 3072] bfloat16 tensor, forward +
-    backward: 23.7 ms; this: 13.0 ms). The forward result is rounded to `x`'s dtype; the
-    gradient `dy * GELU'(x)` is computed from the saved float32 `x`.
+    each a pass over the tensor. Here the forward and the backward are each one function
+    compiled by XLA, which fuses their casts, `erfc`/`tanh`, `exp` and products into one
+    loop; only the input is kept for the backward pass, which recomputes the rest.
+    Measured on a 2-core AMX CPU, forward + backward of a [1024, 3072] bfloat16 tensor
+    (exact form): 23.7 ms for the automatic gradient, 13.0 ms for the same hand-written
+    formulas as separate TensorFlow ops, ~1/3 of that compiled (the same bits: it is the
+    same float32 arithmetic). The forward result is rounded to `x`'s dtype; the gradient
+    is `dy * GELU'(x)` from `x` in float32.
 
     Example:
     >>> x = tf.constant([-1.0, 0.5, 2.0])
@@ -47,28 +53,46 @@ def gelu_for_training(x, approximate):
     >>> [round(float(g), 4) for g in tape.gradient(y, x)]
     [-0.0833, 0.8675, 1.0852]
     """
+    forward, slope = (_gelu_tanh, _gelu_tanh_slope) if approximate else (_gelu_erf, _gelu_erf_slope)
 
     @tf.custom_gradient
     def gelu(inputs):
-        xf = tf.cast(inputs, tf.float32)
-        if approximate:
-            t = tf.tanh(_SQRT_2_OVER_PI * (xf + 0.044715 * xf * xf * xf))
-            y = 0.5 * xf * (1.0 + t)
-        else:
-            cdf = 0.5 * tf.math.erfc(xf * -_SQRT_HALF)
-            y = xf * cdf
-
-        def gradient(dy):
-            if approximate:
-                slope = 0.5 * (1.0 + t) + 0.5 * xf * (1.0 - t * t) * _SQRT_2_OVER_PI * (
-                    1.0 + 3 * 0.044715 * xf * xf)
-            else:
-                slope = cdf + xf * tf.exp(-0.5 * xf * xf) * _INV_SQRT_2PI
-            return tf.cast(tf.cast(dy, tf.float32) * slope, inputs.dtype)
-
-        return tf.cast(y, inputs.dtype), gradient
+        return forward(inputs), lambda dy: slope(inputs, dy)
 
     return gelu(x)
+
+
+def _tanh_term(xf):
+    return tf.tanh(_SQRT_2_OVER_PI * (xf + 0.044715 * xf * xf * xf))
+
+
+@tf.function(jit_compile=True)
+def _gelu_tanh(x):
+    xf = tf.cast(x, tf.float32)
+    return tf.cast(0.5 * xf * (1.0 + _tanh_term(xf)), x.dtype)
+
+
+@tf.function(jit_compile=True)
+def _gelu_tanh_slope(x, dy):
+    """`dy * GELU'(x)`, tanh form."""
+    xf = tf.cast(x, tf.float32)
+    t = _tanh_term(xf)
+    slope = 0.5 * (1.0 + t) + 0.5 * xf * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * xf * xf)
+    return tf.cast(tf.cast(dy, tf.float32) * slope, x.dtype)
+
+
+@tf.function(jit_compile=True)
+def _gelu_erf(x):
+    xf = tf.cast(x, tf.float32)
+    return tf.cast(xf * (0.5 * tf.math.erfc(xf * -_SQRT_HALF)), x.dtype)
+
+
+@tf.function(jit_compile=True)
+def _gelu_erf_slope(x, dy):
+    """`dy * GELU'(x)`, erf form."""
+    xf = tf.cast(x, tf.float32)
+    slope = 0.5 * tf.math.erfc(xf * -_SQRT_HALF) + xf * tf.exp(-0.5 * xf * xf) * _INV_SQRT_2PI
+    return tf.cast(tf.cast(dy, tf.float32) * slope, x.dtype)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

@@ -57,6 +57,8 @@ def dropout_16_bit(x, rate, seed):
                                         dtype=tf.uint32)
     # int16 comparisons have CPU kernels (uint16's do not); the bits are uniform either way.
     bits = tf.reshape(tf.reshape(tf.bitcast(words, tf.int16), [-1])[:size], tf.shape(x))
-    mask = tf.where(bits >= tf.constant(threshold, tf.int16),
-                    tf.constant(1 / (1 - rate), x.dtype), tf.constant(0, x.dtype))
+    # A cast and a multiply by the scale: 1.18 against 1.83 ms for a select of the scale
+    # or 0 at [8, 12, 128, 128] on a 2-core AMX CPU (TensorFlow's select broadcasts its
+    # scalar arms element by element); the same mask.
+    mask = tf.cast(bits >= tf.constant(threshold, tf.int16), x.dtype) * tf.constant(1 / (1 - rate), x.dtype)
     return x * mask

@@ -15,7 +15,9 @@ projections are one matmul against the concatenated kernels; the attention score
 `1/sqrt(head_dim)` scale and the padding mask (added, not selected) are that pattern's
 post-ops too, and the LayerNorms are `BertLayerNorm` (one oneDNN kernel in bfloat16).
 In training the dropouts are `BertDropout` (16 random bits an element, one mask
-multiply) and the GELU has a float32 hand-written gradient (`gelu_for_training`).
+multiply), the GELU has a float32 hand-written gradient compiled by XLA
+(`gelu_for_training`), and each bias gradient is summed in float32
+(`keras_workarounds.bias_add`: TensorFlow's CPU kernel sums bfloat16 in bfloat16).
 When a projection is quantized
 (`model.quantize("int8")`), it runs on the CPU's int8 units (`int8_matmul`: 8-bit
 activations quantized on the fly); other quantized forms run through Keras's own quantized layers.
@@ -46,6 +48,7 @@ import re
 import keras
 import tensorflow as tf
 
+from keras_bert_pkg.keras_workarounds import bias_add
 from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact, gelu_for_training
 from keras_bert_pkg.layers.bert_dropout import BertDropout
 from keras_bert_pkg.layers.bert_layer_norm import BertLayerNorm
@@ -129,7 +132,7 @@ class BertEncoderBlock(keras.layers.Layer):
         if self._quantized(layer):
             return layer(x)
         kernel = tf.cast(layer.kernel, self.compute_dtype)
-        return tf.nn.bias_add(tf.matmul(x, kernel), tf.cast(layer.bias, self.compute_dtype))
+        return bias_add(tf.matmul(x, kernel), tf.cast(layer.bias, self.compute_dtype))
 
     def _query_key_value(self, x):
         layers = (self.query_dense, self.key_dense, self.value_dense)
@@ -137,7 +140,7 @@ class BertEncoderBlock(keras.layers.Layer):
             return tf.concat([self._project(x, layer) for layer in layers], axis=1)
         kernel = tf.concat([tf.cast(layer.kernel, self.compute_dtype) for layer in layers], axis=1)
         bias = tf.concat([tf.cast(layer.bias, self.compute_dtype) for layer in layers], axis=0)
-        return tf.nn.bias_add(tf.matmul(x, kernel), bias)
+        return bias_add(tf.matmul(x, kernel), bias)
 
     # --- forward ---------------------------------------------------------------------
     def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
