@@ -105,3 +105,26 @@ class BertLayerNormTest(TestCase):
         ops = _op_types(fn, x)
         self.assertIn("_MklLayerNorm", ops)
         self.assertNotIn("Mean", ops)
+
+    def test_training_matches_float32_layer_norm_with_tighter_gradients(self):
+        """In training the layer runs `layer_norm_for_training` (float32, XLA): outputs
+        within bfloat16 rounding, gradients as close as the inputs' bfloat16 allows, at
+        static and unknown token axes."""
+        ours, reference = _pair("mixed_bfloat16")
+        x = tf.constant(_bf16(_inputs((2, 9, 48))))
+        weights = tf.constant(_inputs((2, 9, 48), seed=2))
+
+        def outputs_and_gradients(layer, training):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=training)
+                loss = tf.reduce_sum(tf.cast(y, tf.float32) * weights)
+            return [tf.cast(y, tf.float32)] + tape.gradient(loss, [x, layer.gamma, layer.beta])
+
+        expected = outputs_and_gradients(reference, True)
+        static = tf.function(lambda: outputs_and_gradients(ours, True))()
+        self.assertEqual(ours(x, training=True).dtype, tf.bfloat16)
+        for got, want, step in zip(static, expected, (2 ** -8, 2 ** -7, 2 ** -7, 2 ** -7)):
+            self.assertAllClose(got, want, atol=np.abs(want).max() * step)
+        fn = tf.function(lambda t: ours(t, training=True), input_signature=[tf.TensorSpec([None, None, 48])])
+        self.assertAllEqual(fn(x), ours(x, training=True))
