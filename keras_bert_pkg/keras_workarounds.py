@@ -34,7 +34,8 @@ Verified on Keras `TESTED_KERAS` (TensorFlow backend).
    (tensorflow/tensorflow#86378 reports its CPU and GPU results differing): over the
    1,024 tokens of a BERT batch of 8 x 128 its column sums were off by 7.9 on average
    (sums up to 422; 0.49, half a bfloat16 step, when summed in float32), so every bias
-   of a mixed_bfloat16 model trained on a CPU got a gradient ~2.5% wrong. The gradient
+   added with `tf.nn.bias_add` in mixed_bfloat16 training on a CPU got a gradient ~2.5%
+   wrong (Keras's `Dense` adds with `add`, whose gradient `Sum` accumulates in float32). The gradient
    here is `tf.reduce_sum`, which accumulates in float32 (and was faster: 1.07 vs
    1.31 ms for [1024, 3072] on a 2-core AMX CPU). The forward op is `BiasAdd` itself, so
    TensorFlow still fuses `MatMul + BiasAdd`. Verified on TensorFlow `TESTED_TENSORFLOW`.

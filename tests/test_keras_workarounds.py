@@ -129,7 +129,7 @@ class BiasAddGradientTest(TestCase):
         self.assertAllEqual(dx, self.dy)
         self.assertEqual(dbias.dtype, tf.bfloat16)
         self.assertLessEqual(self._error(dbias).max(), 2.0 ** -8 * np.abs(self.exact).max())
-        # 3-D inputs (the masked-LM and pooler shapes) sum over every leading axis.
+        # 3-D inputs sum over every leading axis.
         x3 = tf.reshape(x, [8, 128, 3072])
         with tf.GradientTape() as tape:
             tape.watch(bias)

@@ -15,12 +15,14 @@ bfloat16 on CPU, inside a function kept out of the caller's graph (`_noinline`) 
 token axis is unknown: with a static one the optimizer folds the `Fill`s into constants
 and the substitution no longer matches (the unfused `FusedBatchNormV3` is slower than
 Keras's ops). In training the optimizer keeps that pattern unfused (oneDNN's generic batch
-norm, ~1.5 ms a [1024, 768] call, forward or backward, and a gamma gradient summed from
-bfloat16 products), so training runs `layer_norm_for_training` instead: the forward and
-the backward pass each one XLA-compiled function in float32 (2.4 vs 4.4 ms forward +
-backward at [1024, 768] on a 2-core AMX CPU; the gamma gradient's error against float64
-1.8e-5 instead of 0.34). Other dtypes, devices and axes run Keras's `LayerNormalization`
-unchanged. The weights (`gamma`, `beta`) and the config are
+norm, ~1.5 ms a [1024, 768] call, forward or backward), so training at a static shape on
+CPU (`xla_on_cpu`) runs `layer_norm_for_training` instead: the forward and the backward
+pass each one XLA-compiled function in float32 (2.4 vs 4.4 ms forward + backward at
+[1024, 768] on a 2-core AMX CPU; through the layer, errors against float64 at that shape:
+output 0.029 vs 0.054, input gradient 0.0099 vs 0.0119, gamma gradient 0.24 vs 0.35,
+gamma and beta taken in bfloat16 as before). At an unknown token axis (bucketed
+fine-tuning) training keeps the `FusedBatchNormV3` pattern. Other dtypes, devices and
+axes run Keras's `LayerNormalization` unchanged. The weights (`gamma`, `beta`) and the config are
 LayerNormalization's, so checkpoints and `.keras` files do not change.
 
 Args: those of `keras.layers.LayerNormalization` (BERT: `epsilon=1e-12`).
@@ -38,6 +40,8 @@ import functools
 import keras
 import tensorflow as tf
 
+from keras_bert_pkg.layers.xla_on_cpu import compiles_on_cpu, cpu_only
+
 
 @keras.saving.register_keras_serializable(package="keras_bert_pkg")
 class BertLayerNorm(keras.layers.LayerNormalization):
@@ -50,7 +54,7 @@ class BertLayerNorm(keras.layers.LayerNormalization):
         x = tf.reshape(tf.cast(inputs, tf.bfloat16), [-1, hidden])
         gamma = tf.cast(self.gamma, tf.bfloat16)
         beta = tf.cast(self.beta, tf.bfloat16)
-        if training:
+        if training and compiles_on_cpu(x):
             y = layer_norm_for_training(x, gamma, beta, float(self.epsilon))
         else:
             y = _fused_layer_norm(hidden, float(self.epsilon))(x, gamma, beta)
@@ -60,13 +64,7 @@ class BertLayerNorm(keras.layers.LayerNormalization):
         axes = [a % len(inputs.shape) for a in self.axis]
         return (self.compute_dtype == "bfloat16" and self.scale and self.center
                 and axes == [len(inputs.shape) - 1] and inputs.shape[-1] is not None
-                and cpu_only())
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_only():
-    """True when TensorFlow sees no GPU (the fused pattern is a oneDNN CPU rewrite)."""
-    return not tf.config.list_physical_devices("GPU")
+                and cpu_only())  # the fused pattern is a oneDNN CPU rewrite
 
 
 @functools.lru_cache(maxsize=None)
@@ -89,10 +87,13 @@ def _fused_layer_norm(hidden, epsilon):
 
 
 def layer_norm_for_training(x, gamma, beta, epsilon):
-    """LayerNorm over the last axis of `x` ([tokens, hidden]), computed in float32 with a
+    """LayerNorm of each row of `x` ([tokens, hidden]), computed in float32 with a
     hand-written gradient: the forward and the backward pass are each one XLA-compiled
     function (the statistics and the normalized values fused into a pass or two over
     the tensor); the result and the gradients have the inputs' dtypes.
+
+    Raises:
+        ValueError: when `x` is not a matrix.
 
     Example:
     >>> x = tf.constant([[1.0, 2.0, 3.0]])
@@ -103,6 +104,9 @@ def layer_norm_for_training(x, gamma, beta, epsilon):
     >>> [round(float(v), 3) for v in y[0]], [round(float(v), 3) for v in tape.gradient(y, gamma)]
     ([-1.225, 0.0, 1.225], [-1.225, 0.0, 1.225])
     """
+
+    if x.shape.rank != 2:
+        raise ValueError(f"layer_norm_for_training takes [tokens, hidden], got a tensor of shape {x.shape}")
 
     @tf.custom_gradient
     def layer_norm(inputs, scale, offset):

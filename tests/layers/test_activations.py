@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact, gelu_for_training
+from keras_bert_pkg.layers.xla_on_cpu import cpu_only
 from tests.test_case import TestCase
 
 
@@ -40,3 +41,20 @@ class GeluForTrainingTest(TestCase):
             for got, want in ((y, y_ref), (g, g_ref)):
                 got = tf.cast(got, tf.float32).numpy()
                 self.assertLessEqual(np.abs(got - want.numpy()).max(), 2 ** -7 * np.abs(want.numpy()).max())
+
+    def test_unknown_shapes_take_tensorflow_ops_with_the_same_values(self):
+        """At an unknown shape (bucketed fine-tuning) the gradient is TensorFlow's ops, not
+        XLA (one compilation per shape): the same values within a float32 rounding step."""
+        x, dy = tf.constant(self.x), tf.constant(self.dy)
+        for approximate in (True, False):
+            fn = lambda a, b: _value_and_gradient(lambda t: gelu_for_training(t, approximate), a, b)  # noqa: E731
+            unknown = tf.function(fn, input_signature=[tf.TensorSpec([None, 96])] * 2)
+            static = tf.function(fn)
+            calls = {"PartitionedCall", "StatefulPartitionedCall"}  # the compiled helpers
+            static_ops = {op.type for op in static.get_concrete_function(x, dy).graph.get_operations()}
+            unknown_ops = {op.type for op in unknown.get_concrete_function().graph.get_operations()}
+            if cpu_only():
+                self.assertTrue(calls & static_ops)
+            self.assertFalse(calls & unknown_ops)
+            for got, want in zip(unknown(x, dy), static(x, dy)):
+                self.assertAllClose(got, want, atol=1e-5, rtol=1e-5)

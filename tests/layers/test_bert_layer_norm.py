@@ -9,13 +9,16 @@ TensorFlow release stops substituting the pattern: then the layer is only slower
 import glob
 import os
 import tempfile
+from unittest import mock
 
 import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-from keras_bert_pkg.layers.bert_layer_norm import BertLayerNorm, cpu_only
+from keras_bert_pkg.layers import bert_layer_norm
+from keras_bert_pkg.layers.bert_layer_norm import BertLayerNorm
+from keras_bert_pkg.layers.xla_on_cpu import cpu_only
 from tests.test_case import TestCase
 
 
@@ -106,10 +109,12 @@ class BertLayerNormTest(TestCase):
         self.assertIn("_MklLayerNorm", ops)
         self.assertNotIn("Mean", ops)
 
-    def test_training_matches_float32_layer_norm_with_tighter_gradients(self):
-        """In training the layer runs `layer_norm_for_training` (float32, XLA): outputs
-        within bfloat16 rounding, gradients as close as the inputs' bfloat16 allows, at
-        static and unknown token axes."""
+    def test_training_at_static_shapes_runs_the_compiled_float32_path(self):
+        """In training at a static shape on CPU the layer runs `layer_norm_for_training`
+        (float32, XLA): outputs within bfloat16 rounding, gradients as close as bfloat16
+        inputs allow; at an unknown token axis it keeps the fused-pattern path."""
+        if not cpu_only():
+            self.skipTest("the compiled path is taken on CPU only")
         ours, reference = _pair("mixed_bfloat16")
         x = tf.constant(_bf16(_inputs((2, 9, 48))))
         weights = tf.constant(_inputs((2, 9, 48), seed=2))
@@ -122,9 +127,16 @@ class BertLayerNormTest(TestCase):
             return [tf.cast(y, tf.float32)] + tape.gradient(loss, [x, layer.gamma, layer.beta])
 
         expected = outputs_and_gradients(reference, True)
-        static = tf.function(lambda: outputs_and_gradients(ours, True))()
+        with mock.patch.object(bert_layer_norm, "layer_norm_for_training",
+                               wraps=bert_layer_norm.layer_norm_for_training) as compiled:
+            static = tf.function(lambda: outputs_and_gradients(ours, True))()
+            self.assertEqual(compiled.call_count, 1)
+            unknown = tf.function(lambda t: ours(t, training=True), input_signature=[tf.TensorSpec([None, None, 48])])
+            unknown(x)
+            self.assertEqual(compiled.call_count, 1)
         self.assertEqual(ours(x, training=True).dtype, tf.bfloat16)
         for got, want, step in zip(static, expected, (2 ** -8, 2 ** -7, 2 ** -7, 2 ** -7)):
             self.assertAllClose(got, want, atol=np.abs(want).max() * step)
-        fn = tf.function(lambda t: ours(t, training=True), input_signature=[tf.TensorSpec([None, None, 48])])
-        self.assertAllEqual(fn(x), ours(x, training=True))
+        self.assertAllClose(tf.cast(unknown(x), tf.float32), expected[0], atol=np.abs(expected[0]).max() * 2 ** -7)
+        with self.assertRaisesRegex(ValueError, "tokens, hidden"):
+            bert_layer_norm.layer_norm_for_training(x, ours.gamma, ours.beta, 1e-12)
