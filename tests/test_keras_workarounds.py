@@ -21,12 +21,16 @@ from keras_bert_pkg.training.optimizers import create_optimizer
 from tests.test_case import PROJECT_ROOT, TestCase
 
 
+def _within(version, tested):
+    """Whether `version`'s major.minor lies in the `(lowest, highest)` range `tested`."""
+    major_minor = lambda v: tuple(int(part) for part in v.split(".")[:2])  # noqa: E731
+    return major_minor(tested[0]) <= major_minor(version) <= major_minor(tested[1])
+
+
 class KerasInternalsTest(TestCase):
     def test_internals_are_there(self):
         self.assertEqual(check_internals(), {name: True for name in check_internals()})
-        version = tuple(int(part) for part in keras.__version__.split(".")[:2])
-        lowest, highest = (tuple(int(p) for p in v.split(".")) for v in TESTED_KERAS)
-        self.assertTrue(lowest <= version <= highest,
+        self.assertTrue(_within(keras.__version__, TESTED_KERAS),
                         f"Keras {keras.__version__} is outside the verified {TESTED_KERAS}: check every "
                         "workaround against it, then widen TESTED_KERAS")
 
@@ -104,9 +108,7 @@ class BiasAddGradientTest(TestCase):
         return np.abs(tf.cast(bias_gradient, tf.float64).numpy() - self.exact)
 
     def test_tensorflow_version_is_verified(self):
-        version = tuple(int(part) for part in tf.__version__.split(".")[:2])
-        lowest, highest = (tuple(int(p) for p in v.split(".")) for v in TESTED_TENSORFLOW)
-        self.assertTrue(lowest <= version <= highest,
+        self.assertTrue(_within(tf.__version__, TESTED_TENSORFLOW),
                         f"TensorFlow {tf.__version__} is outside the verified {TESTED_TENSORFLOW}: check "
                         "bias_add against it, then widen TESTED_TENSORFLOW")
 
