@@ -19,9 +19,10 @@ demo: venv
 
 # The default test suite (CI runs this; < 20 minutes on 2 cores). One pytest worker a
 # core (pytest-xdist): most of a test's time is single-threaded Python (tracing, saving
-# SavedModels), so two workers on two cores take a little over half the serial time (578 vs 1,040 s). Each test
-# class or module runs whole on one worker, so a class's setUpClass runs once; at most
-# four workers (each holds its own TensorFlow and thread pools).
+# SavedModels), so two workers on two cores take a little over half the serial time
+# (578 vs 1,040 s). Each test class or module runs whole on one worker, so a class's
+# setUpClass runs once; at most four workers (each holds its own TensorFlow and thread
+# pools).
 test: venv
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope
 

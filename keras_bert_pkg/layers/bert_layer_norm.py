@@ -104,7 +104,6 @@ def layer_norm_for_training(x, gamma, beta, epsilon):
     >>> [round(float(v), 3) for v in y[0]], [round(float(v), 3) for v in tape.gradient(y, gamma)]
     ([-1.225, 0.0, 1.225], [-1.225, 0.0, 1.225])
     """
-
     if x.shape.rank != 2:
         raise ValueError(f"layer_norm_for_training takes [tokens, hidden], got a tensor of shape {x.shape}")
 
