@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 from keras import ops
-from keras_hub.layers import PositionEmbedding, ReversibleEmbedding
+from keras_hub.layers import PositionEmbedding
 
 from keras_bert_pkg import keras_workarounds
 from keras_bert_pkg.checkpoints import load_report
@@ -12,6 +12,7 @@ from keras_bert_pkg.layers.activations import get_activation
 from keras_bert_pkg.layers.bert_encoder_block import (BertEncoderBlock, is_legacy_weight_path,
                                                       upgrade_legacy_weight)
 from keras_bert_pkg.layers.causal_attention_mask import CausalAttentionMask
+from keras_bert_pkg.layers.reversible_embedding import ReversibleEmbedding
 from keras_bert_pkg.models.bert_architectures import architecture_config
 
 
@@ -51,7 +52,8 @@ class BertBackbone(keras.Model):
     Outputs: dict of `sequence_output` [batch, length, hidden_dim] and
     `pooled_output` [batch, hidden_dim] (plus `encoder_outputs` on request).
 
-    Sublayers (public attributes): `token_embedding` (keras-hub `ReversibleEmbedding`),
+    Sublayers (public attributes): `token_embedding` (`layers.ReversibleEmbedding`, keras-hub's
+    with a one-matmul tied reverse pass),
     `segment_embedding`, `position_embedding` (keras-hub `PositionEmbedding`),
     `embeddings_layer_norm`, `transformer_layers` (the blocks) and `pooled_dense`.
 
