@@ -13,8 +13,9 @@ the table's own layout (the same values: measured bit-equal in bfloat16). Measur
 (forward + backward, bfloat16): 97–102 against 114–134 ms.
 
 Only the tied reverse pass with a `reverse_dtype` changes (the backbone sets it to the
-compute dtype); the lookup, untied weights, `reverse_dtype=None`, quantized forms and the
-config are keras-hub's. The class keeps keras-hub's name because Keras files a functional
+compute dtype); the lookup, untied weights, `reverse_dtype=None` and the config are
+keras-hub's (`model.quantize` leaves this layer in float, as it leaves keras-hub's
+subclass of Keras's layer). The class keeps keras-hub's name because Keras files a functional
 model's layers under their class names: weights saved with keras-hub's class load into
 this one and back.
 
