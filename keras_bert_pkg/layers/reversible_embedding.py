@@ -15,9 +15,9 @@ the table's own layout (the same values: measured bit-equal in bfloat16). Measur
 Only the tied reverse pass with a `reverse_dtype` changes (the backbone sets it to the
 compute dtype); the lookup, untied weights, `reverse_dtype=None` and the config are
 keras-hub's (`model.quantize` leaves this layer in float, as it leaves keras-hub's
-subclass of Keras's layer). The class keeps keras-hub's name because Keras files a functional
-model's layers under their class names: weights saved with keras-hub's class load into
-this one and back.
+subclass of Keras's layer). The class keeps keras-hub's name because Keras files a
+functional model's layers under their class names: weights saved with keras-hub's class
+load into this one and back.
 
 Args: those of `keras_hub.layers.ReversibleEmbedding`.
 
@@ -44,9 +44,8 @@ class ReversibleEmbedding(keras_hub.layers.ReversibleEmbedding):
             return super().call(inputs, reverse=reverse)
         table = tf.cast(self.embeddings, self.reverse_dtype)
         hidden = tf.cast(inputs, self.reverse_dtype)
-        flat = tf.reshape(hidden, [-1, tf.shape(hidden)[-1]])
-        logits = tf.matmul(flat, table, transpose_b=True)
-        logits = tf.reshape(logits, tf.concat([tf.shape(hidden)[:-1], [-1]], axis=0))
+        logits = tf.matmul(tf.reshape(hidden, [-1, self.output_dim]), table, transpose_b=True)
+        logits = tf.reshape(logits, tf.concat([tf.shape(hidden)[:-1], [self.input_dim]], axis=0))
         if self.logit_soft_cap is not None:
             logits = tf.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
         return logits
