@@ -115,6 +115,30 @@ class FusedAdamWTest(TestCase):
             # A row without gradient: only the weight decay moves it.
             np.testing.assert_allclose(results[1][0][5], table[5] * (1 - 1e-2 * weight_decay) ** 3, rtol=1e-6)
 
+    def test_exclusions_match_keras_adamw(self):
+        # Excluded by a layer's name (matched against the whole variable path, as Keras's
+        # AdamW does on this backend), by a variable, and by a regular expression.
+        for exclude in (dict(var_names=["dense_a"]), dict(var_names=["kernel:0$"]), "var_list"):
+            results = []
+            for make in (keras.optimizers.AdamW, FusedAdamW):
+                keras.utils.set_random_seed(0)
+                model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, bias_initializer="ones", name="dense_a"),
+                                          keras.layers.Dense(2, bias_initializer="ones", name="dense_b")])
+                start = model.get_weights()
+                opt = make(learning_rate=0.1, weight_decay=0.5)
+                opt.exclude_from_weight_decay(**(exclude if exclude != "var_list" else
+                                                 dict(var_list=[model.layers[1].kernel])))
+                for _ in range(2):  # zero gradients: only the decay moves a variable
+                    opt.apply([tf.zeros_like(v.value) for v in model.trainable_variables],
+                              model.trainable_variables)
+                results.append([v.numpy() for v in model.trainable_variables])
+                self.assertEqual(len(opt.variables), 2 + 2 * 4)  # no excluded variable among them
+            moved = [not np.allclose(a, b) for a, b in zip(results[1], start)]
+            for got, expected in zip(results[1], results[0]):
+                np.testing.assert_allclose(got, expected, rtol=1e-6)
+            self.assertIn(True, moved)
+            self.assertIn(False, moved)
+
     def test_state_has_keras_adamw_layout(self):
         # Same optimizer variables, names and order as Keras's AdamW: checkpoints interchange.
         layouts = []
