@@ -37,7 +37,11 @@ or float16 policy) get the same formula written with Keras ops, computed as Kera
 `Adam` does. `amsgrad` is not offered (use `keras.optimizers.AdamW`), and the backend
 must be TensorFlow.
 
-Args: those of `keras.optimizers.AdamW`.
+Args:
+    excluded_variable_names: names no variable that contains one is decayed, as given to
+        `exclude_from_weight_decay(var_names=...)` (which sets this too): with them in
+        `get_config`, an optimizer saved in a `.keras` file keeps them (Keras's AdamW
+        loses them). The other arguments are `keras.optimizers.AdamW`'s.
 
 Example:
 >>> import keras
@@ -69,7 +73,7 @@ class FusedAdamW(keras.optimizers.AdamW):
     """`keras.optimizers.AdamW` whose per-variable update is TensorFlow's fused
     `ResourceApplyAdam` kernel (module doc)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, excluded_variable_names=None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.amsgrad:
             raise ValueError("FusedAdamW does not implement amsgrad=True; use keras.optimizers.AdamW.")
@@ -81,14 +85,18 @@ class FusedAdamW(keras.optimizers.AdamW):
         self.weight_decay = None
         # ids, not the variables: a variable set on an optimizer becomes part of its state
         self.excluded_variable_ids, self.excluded_name_pattern = set(), None
+        self.excluded_variable_names = None
         self.decays = []
+        if excluded_variable_names:
+            self.exclude_from_weight_decay(var_names=excluded_variable_names)
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Keras's method (call it before the optimizer is built): `var_list`'s variables,
         and those whose `name` contains one of `var_names`, are not decayed."""
         super().exclude_from_weight_decay(var_list=var_list, var_names=var_names)
         self.excluded_variable_ids = {id(_tf_variable(v)) for v in var_list or []}
-        self.excluded_name_pattern = re.compile("|".join(sorted(set(var_names)))) if var_names else None
+        self.excluded_variable_names = sorted(set(var_names)) if var_names else None
+        self.excluded_name_pattern = re.compile("|".join(self.excluded_variable_names)) if var_names else None
 
     def build(self, variables):
         if self.built:
@@ -145,4 +153,5 @@ class FusedAdamW(keras.optimizers.AdamW):
     def get_config(self):
         config = super().get_config()
         config["weight_decay"] = self.decoupled_weight_decay
+        config["excluded_variable_names"] = self.excluded_variable_names
         return config

@@ -196,6 +196,10 @@ class FusedAdamWTest(TestCase):
         model.save(path)
         revived = keras.saving.load_model(path)
         self.assertIsInstance(revived.optimizer, FusedAdamW)
+        # The exclusions travel in the config: the same variables decay after loading.
+        self.assertEqual(revived.optimizer.excluded_variable_names, ["beta", "bias", "gamma"])
+        self.assertEqual(revived.optimizer.decays, model.optimizer.decays)
+        self.assertIn(False, model.optimizer.decays)
         model.train_on_batch(x, y)
         revived.train_on_batch(x, y)
         for got, expected in zip(revived.get_weights(), model.get_weights()):
