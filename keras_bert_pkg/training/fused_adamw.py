@@ -26,16 +26,16 @@ and subtract (reading the variable it updates makes TensorFlow copy it first).
 
 The schedule, clipping, gradient accumulation, `get_config` and the saved state (the same
 `momentum` and `velocity` variables, in the same order) are Keras's `AdamW`, unchanged;
-the `weight_decay` attribute reads None, which keeps Keras's own decay pass from running
-(the configured rate is `decoupled_weight_decay`). The class follows Keras's documented
-way to write an optimizer (`build` creates the slots with `add_optimizer_variables`,
-`update_step` finds a variable's slots with `_get_variable_index`), so it owns its slots
-under public names (`momentums`, `velocities`) instead of reading Adam's private ones.
-`IndexedSlices` gradients are made dense for the Adam update itself (as Keras does: Adam
-decays `m` and `v` of every row). Variables that are not float32/float64 (a pure bfloat16
-or float16 policy) get the same formula written with Keras ops, computed as Keras's
-`Adam` does. `amsgrad` is not offered (use `keras.optimizers.AdamW`), and the backend
-must be TensorFlow.
+the `weight_decay` attribute reads None, which keeps Keras's own decay pass from running,
+and setting it sets the rate, `decoupled_weight_decay`. The class follows Keras's
+documented way to write an optimizer (`build` creates the slots with
+`add_optimizer_variables`, `update_step` finds a variable's slots with
+`_get_variable_index`), so it owns its slots under public names (`momentums`,
+`velocities`) instead of reading Adam's private ones. `IndexedSlices` gradients are made
+dense for the Adam update itself (as Keras does: Adam decays `m` and `v` of every row).
+Variables that are not float32/float64 (a pure bfloat16 or float16 policy) get the same
+formula written with Keras ops, computed as Keras's `Adam` does. `amsgrad` is not offered
+(use `keras.optimizers.AdamW`), and the backend must be TensorFlow.
 
 Args:
     excluded_variable_names: names no variable that contains one is decayed, as given to
@@ -79,16 +79,25 @@ class FusedAdamW(keras.optimizers.AdamW):
             raise ValueError("FusedAdamW does not implement amsgrad=True; use keras.optimizers.AdamW.")
         if keras.config.backend() != "tensorflow":
             raise ValueError(f"FusedAdamW needs the TensorFlow backend, not {keras.config.backend()!r}.")
-        # Keras decays every weight in a pass of its own unless `weight_decay` is None;
-        # this class decays each variable in its own update instead (module doc).
-        self.decoupled_weight_decay = self.weight_decay or 0.0
-        self.weight_decay = None
         # ids, not the variables: a variable set on an optimizer becomes part of its state
         self.excluded_variable_ids, self.excluded_name_pattern = set(), None
         self.excluded_variable_names = None
         self.decays = []
         if excluded_variable_names:
             self.exclude_from_weight_decay(var_names=excluded_variable_names)
+        self.decay_pass_disabled = True
+
+    decay_pass_disabled = False  # True once constructed (Keras's constructor checks the rate)
+
+    @property
+    def weight_decay(self):
+        """None once constructed, so Keras's own decay pass does not run: this class decays
+        each variable in its own update, at `decoupled_weight_decay` (module doc)."""
+        return None if self.decay_pass_disabled else self.decoupled_weight_decay
+
+    @weight_decay.setter
+    def weight_decay(self, value):  # Keras's constructor sets it; so may a user
+        self.decoupled_weight_decay = value or 0.0
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Keras's method (call it before the optimizer is built): `var_list`'s variables,
@@ -108,7 +117,7 @@ class FusedAdamW(keras.optimizers.AdamW):
     def _decays(self, variable):
         """Whether `variable` gets the weight decay (module doc)."""
         variable = _tf_variable(variable)  # named like "dense/kernel:0"
-        if not self.decoupled_weight_decay or id(variable) in self.excluded_variable_ids:
+        if id(variable) in self.excluded_variable_ids:
             return False
         return self.excluded_name_pattern is None or not self.excluded_name_pattern.search(variable.name)
 
@@ -119,8 +128,9 @@ class FusedAdamW(keras.optimizers.AdamW):
             gradient = tf.convert_to_tensor(gradient)
         dtype = variable.dtype
         if dtype not in ("float32", "float64"):
-            return self._keras_ops_update(gradient, variable, m, v, learning_rate, self.decays[index])
-        if self.decays[index]:
+            return self._keras_ops_update(gradient, variable, m, v, learning_rate,
+                                          self.decays[index] and self.decoupled_weight_decay)
+        if self.decays[index] and self.decoupled_weight_decay:
             lr_times_decay = tf.cast(learning_rate, dtype) * tf.cast(self.decoupled_weight_decay, dtype)
             variable.assign(variable * (1 - lr_times_decay))
         gradient = tf.cast(gradient, dtype)

@@ -139,6 +139,22 @@ class FusedAdamWTest(TestCase):
             self.assertIn(True, moved)
             self.assertIn(False, moved)
 
+    def test_weight_decay_set_after_construction(self):
+        # Setting `weight_decay` sets the rate of this class's decay; Keras's own pass
+        # still does not run (a decay applied twice would move the weights further).
+        results = []
+        for make in (keras.optimizers.AdamW, FusedAdamW):
+            variable = keras.Variable(np.linspace(1, 2, 4).astype("float32"))
+            opt = make(learning_rate=0.1, weight_decay=0.0)
+            opt.weight_decay = 0.5
+            for _ in range(2):
+                opt.apply([tf.zeros(4)], [variable])
+            results.append(variable.numpy())
+        np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
+        np.testing.assert_allclose(results[1], np.linspace(1, 2, 4) * 0.95 ** 2, rtol=1e-6)
+        self.assertIsNone(opt.weight_decay)
+        self.assertEqual(opt.get_config()["weight_decay"], 0.5)
+
     def test_state_has_keras_adamw_layout(self):
         # Same optimizer variables, names and order as Keras's AdamW: checkpoints interchange.
         layouts = []
