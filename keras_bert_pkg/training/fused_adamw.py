@@ -11,37 +11,41 @@ fused). TensorFlow's `ResourceApplyAdam` kernel does the same arithmetic in one 
 
 which is exactly Keras's formula. The decoupled weight decay is Keras's formula too, but
 done in each variable's own update, just before its Adam kernel, as one multiply whose
-result is assigned (`variable * (1 - lr * weight_decay)`): Keras's AdamW decays every
+product is assigned (`variable * (1 - lr * weight_decay)`): Keras's AdamW decays every
 weight in a pass of its own first, as `variable - variable * weight_decay * lr`
-subtracted in place, which reads and writes each weight once more (measured on a 2-core
-AMX CPU for BERT-Base's 110 million weights: ~40 against ~62 ms a step). The two agree to
-float32 rounding. Which variables decay is decided when the optimizer is built, by
-`exclude_from_weight_decay`'s variables and names (a name excludes a variable when it
-occurs, as a regular expression, in its TensorFlow variable's name, e.g.
-`"dense/kernel:0"`, as in Keras's AdamW on this backend). With `weight_decay` 0 no
-variable is decayed (Keras multiplies and assigns every weight even then: measured 5% of
-a MiniLM fine-tuning step, 832 → 781 CPU-ms). A one-kernel in-place decay
-(`ResourceApplyGradientDescent`) was measured too and was no faster than Keras's multiply
-and subtract (reading the variable it updates makes TensorFlow copy it first).
+subtracted in place, which makes a full-size product and then reads it and the weight
+again to subtract (measured on a 2-core AMX CPU for BERT-Base's 110 million weights: ~40
+against ~62 ms a step). The two agree to float32 rounding. Which variables decay is
+decided when the optimizer is built, by `exclude_from_weight_decay`'s variables and
+names (a name excludes a variable when it matches, as a regular expression, anywhere in
+its TensorFlow variable's name, e.g. `"dense/kernel:0"`, as in Keras's AdamW on this
+backend; each call replaces the previous exclusions, as in Keras). With `weight_decay`
+0 no variable is decayed (Keras multiplies and assigns every weight even then: measured
+5% of a MiniLM fine-tuning step, 832 → 781 CPU-ms). A one-kernel in-place decay
+(`ResourceApplyGradientDescent`) was measured too and was no faster than Keras's
+multiply and subtract (reading the variable it updates makes TensorFlow copy it first).
 
-The schedule, clipping, gradient accumulation, `get_config` and the saved state (the same
-`momentum` and `velocity` variables, in the same order) are Keras's `AdamW`, unchanged;
-the `weight_decay` attribute reads None, which keeps Keras's own decay pass from running,
-and setting it sets the rate, `decoupled_weight_decay`. The class follows Keras's
-documented way to write an optimizer (`build` creates the slots with
-`add_optimizer_variables`, `update_step` finds a variable's slots with
-`_get_variable_index`), so it owns its slots under public names (`momentums`,
-`velocities`) instead of reading Adam's private ones. `IndexedSlices` gradients are made
-dense for the Adam update itself (as Keras does: Adam decays `m` and `v` of every row).
-Variables that are not float32/float64 (a pure bfloat16 or float16 policy) get the same
-formula written with Keras ops, computed as Keras's `Adam` does. `amsgrad` is not offered
-(use `keras.optimizers.AdamW`), and the backend must be TensorFlow.
+The schedule, clipping, gradient accumulation and the saved state (the same `momentum`
+and `velocity` variables, in the same order) are Keras's `AdamW`, unchanged. Two things
+differ: `get_config` also holds `excluded_variable_names` (so a config from this class
+is not Keras's AdamW's), and the `weight_decay` attribute reads None once the optimizer
+is constructed, which Keras's own decay pass takes as "no decay" (setting it sets this
+class's rate, `decoupled_weight_decay`). The class follows Keras's documented way to
+write an optimizer (`build` creates the slots with `add_optimizer_variables`,
+`update_step` finds a variable's slots with `_get_variable_index`), so it owns its slots
+under public names (`momentums`, `velocities`) instead of reading Adam's private ones.
+`IndexedSlices` gradients are made dense for the Adam update itself (as Keras does: Adam
+decays `m` and `v` of every row). Variables that are not float32/float64 (a pure
+bfloat16 or float16 policy) get the same formula written with Keras ops, computed as
+Keras's `Adam` does. `amsgrad` is not offered (use `keras.optimizers.AdamW`), and the
+backend must be TensorFlow.
 
 Args:
-    excluded_variable_names: names no variable that contains one is decayed, as given to
-        `exclude_from_weight_decay(var_names=...)` (which sets this too): with them in
-        `get_config`, an optimizer saved in a `.keras` file keeps them (Keras's AdamW
-        loses them). The other arguments are `keras.optimizers.AdamW`'s.
+    excluded_variable_names: regular expressions; a variable whose TensorFlow name
+        matches one is not decayed, as with `exclude_from_weight_decay(var_names=...)`
+        (which sets this too). They are in `get_config`, so an optimizer saved in a
+        `.keras` file keeps them (Keras's AdamW loses them). The other arguments are
+        `keras.optimizers.AdamW`'s.
 
 Example:
 >>> import keras
@@ -96,12 +100,22 @@ class FusedAdamW(keras.optimizers.AdamW):
         return None if self.decay_pass_disabled else self.decoupled_weight_decay
 
     @weight_decay.setter
-    def weight_decay(self, value):  # Keras's constructor sets it; so may a user
-        self.decoupled_weight_decay = value or 0.0
+    def weight_decay(self, value):  # Keras's constructor sets it (and refuses None)
+        self.decoupled_weight_decay = value
+
+    def __setattr__(self, name, value):
+        # Keras's tracking skips an assignment of the value an attribute already reads:
+        # `weight_decay = None` after construction must still reach the setter.
+        if name == "weight_decay" and self.decay_pass_disabled:
+            return type(self).weight_decay.fset(self, value)
+        return super().__setattr__(name, value)
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
-        """Keras's method (call it before the optimizer is built): `var_list`'s variables,
-        and those whose `name` contains one of `var_names`, are not decayed."""
+        """Keras's method: `var_list`'s variables, and those whose TensorFlow name matches
+        one of the regular expressions `var_names`, are not decayed. Call it before the
+        optimizer is built (Keras says so; this class refuses it afterwards)."""
+        if self.built:
+            raise ValueError("exclude_from_weight_decay() must be called before the optimizer is built.")
         super().exclude_from_weight_decay(var_list=var_list, var_names=var_names)
         self.excluded_variable_ids = {id(_tf_variable(v)) for v in var_list or []}
         self.excluded_variable_names = sorted(set(var_names)) if var_names else None

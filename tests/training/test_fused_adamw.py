@@ -154,6 +154,13 @@ class FusedAdamWTest(TestCase):
         np.testing.assert_allclose(results[1], np.linspace(1, 2, 4) * 0.95 ** 2, rtol=1e-6)
         self.assertIsNone(opt.weight_decay)
         self.assertEqual(opt.get_config()["weight_decay"], 0.5)
+        opt.weight_decay = None  # no decay, as in Keras
+        opt.apply([tf.zeros(4)], [variable])
+        np.testing.assert_allclose(variable.numpy(), results[1], rtol=1e-7)
+        with self.assertRaisesRegex(ValueError, "weight_decay"):
+            FusedAdamW(weight_decay=None)  # Keras's AdamW refuses it too
+        with self.assertRaisesRegex(ValueError, "before the optimizer is built"):
+            opt.exclude_from_weight_decay(var_names=["bias"])
 
     def test_state_has_keras_adamw_layout(self):
         # Same optimizer variables, names and order as Keras's AdamW: checkpoints interchange.
