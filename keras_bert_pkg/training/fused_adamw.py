@@ -84,8 +84,7 @@ class FusedAdamW(keras.optimizers.AdamW):
         if keras.config.backend() != "tensorflow":
             raise ValueError(f"FusedAdamW needs the TensorFlow backend, not {keras.config.backend()!r}.")
         # ids, not the variables: a variable set on an optimizer becomes part of its state
-        self.excluded_variable_ids, self.excluded_name_pattern = set(), None
-        self.excluded_variable_names = None
+        self.excluded_variable_ids, self.excluded_variable_names = set(), None
         self.decays = []
         if excluded_variable_names:
             self.exclude_from_weight_decay(var_names=excluded_variable_names)
@@ -99,16 +98,11 @@ class FusedAdamW(keras.optimizers.AdamW):
         each variable in its own update, at `decoupled_weight_decay` (module doc)."""
         return None if self.decay_pass_disabled else self.decoupled_weight_decay
 
-    @weight_decay.setter
-    def weight_decay(self, value):  # Keras's constructor sets it (and refuses None)
-        self.decoupled_weight_decay = value
-
     def __setattr__(self, name, value):
-        # Keras's tracking skips an assignment of the value an attribute already reads:
-        # `weight_decay = None` after construction must still reach the setter.
-        if name == "weight_decay" and self.decay_pass_disabled:
-            return type(self).weight_decay.fset(self, value)
-        return super().__setattr__(name, value)
+        # Setting `weight_decay` (Keras's constructor does, and a user may) sets the rate.
+        # Not a property setter: Keras's tracking skips an assignment of the value an
+        # attribute already reads, and `weight_decay = None` must still take effect.
+        super().__setattr__("decoupled_weight_decay" if name == "weight_decay" else name, value)
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Keras's method: `var_list`'s variables, and those whose TensorFlow name matches
@@ -116,24 +110,24 @@ class FusedAdamW(keras.optimizers.AdamW):
         optimizer is built (Keras says so; this class refuses it afterwards)."""
         if self.built:
             raise ValueError("exclude_from_weight_decay() must be called before the optimizer is built.")
-        super().exclude_from_weight_decay(var_list=var_list, var_names=var_names)
+        super().exclude_from_weight_decay(var_list=var_list, var_names=var_names)  # Keras's record too
         self.excluded_variable_ids = {id(_tf_variable(v)) for v in var_list or []}
         self.excluded_variable_names = sorted(set(var_names)) if var_names else None
-        self.excluded_name_pattern = re.compile("|".join(self.excluded_variable_names)) if var_names else None
 
     def build(self, variables):
         if self.built:
             return
         keras.optimizers.Optimizer.build(self, variables)  # Adam's slots are made here instead
         self.momentums, self.velocities = self.add_optimizer_variables(variables, ["momentum", "velocity"])
-        self.decays = [self._decays(variable) for variable in variables]
+        names = re.compile("|".join(self.excluded_variable_names)) if self.excluded_variable_names else None
+        self.decays = [self._decays(_tf_variable(variable), names) for variable in variables]
 
-    def _decays(self, variable):
-        """Whether `variable` gets the weight decay (module doc)."""
-        variable = _tf_variable(variable)  # named like "dense/kernel:0"
+    def _decays(self, variable, excluded_names):
+        """Whether `variable` (a tf.Variable, named like "dense/kernel:0") gets the weight
+        decay: not excluded by id or by the compiled `excluded_names` (module doc)."""
         if id(variable) in self.excluded_variable_ids:
             return False
-        return self.excluded_name_pattern is None or not self.excluded_name_pattern.search(variable.name)
+        return excluded_names is None or not excluded_names.search(variable.name)
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
@@ -141,10 +135,10 @@ class FusedAdamW(keras.optimizers.AdamW):
         if isinstance(gradient, tf.IndexedSlices):
             gradient = tf.convert_to_tensor(gradient)
         dtype = variable.dtype
+        decays = bool(self.decays[index] and self.decoupled_weight_decay)
         if dtype not in ("float32", "float64"):
-            return self._keras_ops_update(gradient, variable, m, v, learning_rate,
-                                          self.decays[index] and self.decoupled_weight_decay)
-        if self.decays[index] and self.decoupled_weight_decay:
+            return self._keras_ops_update(gradient, variable, m, v, learning_rate, decays)
+        if decays:
             lr_times_decay = tf.cast(learning_rate, dtype) * tf.cast(self.decoupled_weight_decay, dtype)
             variable.assign(variable * (1 - lr_times_decay))
         gradient = tf.cast(gradient, dtype)
