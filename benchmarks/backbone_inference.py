@@ -8,8 +8,10 @@ weights and timed on the same random token batch (no padding), forward pass only
 Ours is compared with each peer at the same GELU form: with keras-hub's exact GELU
 ("ours (gelu)" vs keras-hub) and with Model Garden's tanh approximation ("ours" vs Model
 Garden). `--xla` adds ours compiled with XLA (`jit_compile=True`). `--int8` adds ours
-int8-quantized (`model.quantize("int8")` of the float32 model: the encoder's projections
-on the CPU's int8 units), compared with ours in the same case's precision.
+int8-quantized (`model.quantize("int8")` of the model built in the case's precision: the
+encoder's projections on the CPU's int8 units, the rest in that precision, so
+mixed_bfloat16 gives int8 projections with bfloat16 between them), compared with ours in
+the same precision.
 
 Command (default, ~2 minutes on an idle 2-core machine):
     python benchmarks/backbone_inference.py
@@ -40,7 +42,7 @@ def build_forward(impl, size, x, precision, jit=False):
 
     Args:
         impl: `"ours"` (tanh GELU, our default), `"ours (gelu)"` (exact GELU),
-            `"ours int8"` (ours in float32, then int8-quantized: `precision` is ignored),
+            `"ours int8"` (ours in `precision`, then int8-quantized),
             `"keras-hub"`, `"Model Garden"` or `"Hugging Face"`.
         size: a key of `benchmarks.models.SIZES`.
         x: the backbone input dict (numpy).
@@ -54,8 +56,6 @@ def build_forward(impl, size, x, precision, jit=False):
     try:
         tx = {k: tf.constant(v) for k, v in x.items()}
         if impl in ("ours", "ours (gelu)", "keras-hub", "ours int8"):
-            if impl == "ours int8":
-                common.set_policies("float32")
             model = (keras_hub_backbone(size) if impl == "keras-hub"
                      else ours_backbone(size, "gelu" if impl == "ours (gelu)" else "gelu_approximate"))
             if impl == "ours int8":

@@ -39,6 +39,17 @@ Verified on Keras `TESTED_KERAS` (TensorFlow backend).
    here is `tf.reduce_sum`, which accumulates in float32 (and was faster: 1.07 vs
    1.31 ms for [1024, 3072] on a 2-core AMX CPU). The forward op is `BiasAdd` itself, so
    TensorFlow still fuses `MatMul + BiasAdd`. Verified on TensorFlow `TESTED_TENSORFLOW`.
+5. `quantized_matmul(...)`: an int8 matmul through TensorFlow's oneDNN kernel with
+   per-column weight scales, a bfloat16 or float32 output and, in a process that assumes
+   frozen weights, the weights converted to oneDNN's layout once. TensorFlow's public int8
+   op (`QuantizedMatMulWithBiasAndDequantize`) takes one weight scale per tensor (a
+   per-column scale is then a separate division over the output), returns float32 only,
+   and converts the weights on every call: its weight cache is compiled out of oneDNN-3
+   builds (tensorflow/tensorflow#60378: "weight caching ... will be added in a future
+   PR"; #61277 added it to the float matmul only). TensorFlow's internal
+   `_QuantizedMatMul` (the op Intel Neural Compressor's int8 graphs use) does all three;
+   it has no Python wrapper, so it is built by name into the graph being traced
+   (`Graph._create_op_internal`). Verified on TensorFlow `TESTED_TENSORFLOW`.
 """
 
 import io
@@ -47,6 +58,7 @@ import warnings
 import h5py
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import op_def_registry
 
 try:  # the internals these workarounds use (check_internals tells what is missing)
     from keras.src.backend.tensorflow import trainer as _keras_trainer
@@ -83,6 +95,8 @@ def check_internals():
             getattr(keras.optimizers.Optimizer, "_clip_gradients", None)),
         "H5IOStore.h5_file": _H5IOStore is not None
             and "h5_file" in _H5IOStore.__init__.__code__.co_names,
+        "_QuantizedMatMul": _QUANTIZED_MATMUL_ATTRS <= _op_attrs("_QuantizedMatMul"),
+        "Graph._create_op_internal": callable(getattr(tf.Graph, "_create_op_internal", None)),
     }
 
 
@@ -299,3 +313,71 @@ def bias_add(x, bias):
         return tf.nn.bias_add(inputs, b), gradient
 
     return _bias_add(x, bias)
+
+
+# --- 5. int8 matmul with per-column scales and cached weights ------------------------------
+
+_QUANTIZED_MATMUL_ATTRS = {"T1", "T2", "Tbias", "Tout", "U", "fused_ops", "is_weight_const",
+                           "is_bias_const", "input_quant_mode", "output_quant_mode",
+                           "Tdevice_inputs", "Thost_inputs", "Tdevice_outputs", "Thost_outputs"}
+
+_FUSED_ACTIVATIONS = {None: [], "gelu_exact": ["GeluExact"], "gelu_approximate": ["GeluApproximate"]}
+
+
+def _op_attrs(name):
+    op = op_def_registry.get(name)
+    return set() if op is None else {attr.name for attr in op.attr}
+
+
+def _attr(value):
+    """An `AttrValue` of a dtype, a list of dtypes, a bool, a string or a list of strings."""
+    if isinstance(value, tf.DType):
+        return tf.compat.v1.AttrValue(type=value.as_datatype_enum)
+    if isinstance(value, bool):
+        return tf.compat.v1.AttrValue(b=value)
+    if isinstance(value, str):
+        return tf.compat.v1.AttrValue(s=value.encode())
+    if all(isinstance(item, tf.DType) for item in value):
+        return tf.compat.v1.AttrValue(list=tf.compat.v1.AttrValue.ListValue(
+            type=[item.as_datatype_enum for item in value]))
+    return tf.compat.v1.AttrValue(list=tf.compat.v1.AttrValue.ListValue(
+        s=[item.encode() for item in value]))
+
+
+def quantized_matmul(a, a_max, b, b_max, bias, output_dtype, activation=None, weights_constant=False):
+    """`activation((a * a_max / 255) @ (b * b_max / 127) + bias)` on oneDNN's u8 x s8 kernel
+    (module doc, 5.).
+
+    Only while a graph is traced (`tf.function`): the op has no eager wrapper.
+
+    Args:
+        a: `[rows, in]` quint8 activations; `a_max`: scalar float, the value of 255.
+        b: `[in, out]` qint8 weights; `b_max`: `[out]` float, each column's value of 127.
+        bias: `[out]` float32, added after the scales.
+        output_dtype: `tf.float32` or `tf.bfloat16`.
+        activation: None, `"gelu_exact"` or `"gelu_approximate"` (tanh form), applied in the
+            kernel.
+        weights_constant: the kernel keeps the weights it converts first (only where
+            weights never change: `frozen_weights.frozen_weights_assumed()`).
+    """
+    if activation not in _FUSED_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(map(str, _FUSED_ACTIVATIONS))}, "
+                         f"got {activation!r}.")
+    graph = tf.compat.v1.get_default_graph()
+    if tf.executing_eagerly() or not hasattr(graph, "_create_op_internal"):
+        raise RuntimeError("quantized_matmul builds a graph op: call it inside a tf.function.")
+    inputs = [tf.convert_to_tensor(a), tf.convert_to_tensor(b), tf.convert_to_tensor(bias, tf.float32),
+              tf.zeros([], tf.float32), tf.cast(a_max, tf.float32),
+              -tf.cast(b_max, tf.float32), tf.cast(b_max, tf.float32)]
+    attrs = {
+        "T1": tf.quint8, "T2": tf.qint8, "Tbias": tf.float32, "Tout": output_dtype, "U": tf.float32,
+        "Tdevice_inputs": [tensor.dtype for tensor in inputs], "Thost_inputs": [],
+        "Tdevice_outputs": [output_dtype], "Thost_outputs": [],
+        "fused_ops": ["BiasAdd"] + _FUSED_ACTIVATIONS[activation] + ["Dequantize"], "is_weight_const": bool(weights_constant),
+        "is_bias_const": False, "input_quant_mode": "SCALED", "output_quant_mode": "SCALED",
+    }
+    op = graph._create_op_internal("_QuantizedMatMul", inputs, dtypes=[output_dtype], name="QuantizedMatMul",
+                                   attrs={key: _attr(value) for key, value in attrs.items()})
+    output = op.outputs[0]
+    output.set_shape([a.shape[0], b.shape[1]])
+    return output

@@ -138,3 +138,59 @@ class BiasAddGradientTest(TestCase):
             y3 = bias_add(x3, bias)
         dbias3 = tape.gradient(y3, bias, output_gradients=tf.reshape(self.dy, [8, 128, 3072]))
         self.assertLessEqual(self._error(dbias3).max(), 2.0 ** -8 * np.abs(self.exact).max())
+
+
+class QuantizedMatmulTest(TestCase):
+    """keras_workarounds.quantized_matmul (module doc, 5.)."""
+
+    def setUp(self):
+        super().setUp()
+        rng = np.random.default_rng(0)
+        self.a = rng.integers(0, 256, (64, 32)).astype("uint8")
+        self.b = rng.integers(-127, 128, (32, 16)).astype("int8")
+        self.b_max = np.linspace(0.5, 2.0, 16).astype("float32")
+        self.bias = np.linspace(-1, 1, 16).astype("float32")
+        self.exact = (self.a * 0.02) @ (self.b * self.b_max / 127) + self.bias
+
+    def _product(self, weights_constant=False, output_dtype=tf.float32):
+        @tf.function
+        def product(a, b):
+            return keras_workarounds.quantized_matmul(
+                tf.bitcast(a, tf.quint8), 255 * 0.02, tf.bitcast(b, tf.qint8), self.b_max, self.bias,
+                output_dtype, weights_constant=weights_constant)
+        return product
+
+    def test_public_op_still_takes_one_weight_scale(self):
+        # In a process of its own: TensorFlow 2.20 aborts the process on a per-column min_b.
+        script = (
+            "import numpy as np, tensorflow as tf\n"
+            "a = np.full((4, 8), 255, 'uint8'); b = np.ones((8, 2), 'int8'); m = np.array([1.0, 2.0], 'float32')\n"
+            "y = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(a=tf.bitcast(a, tf.quint8),\n"
+            "    b=tf.bitcast(b, tf.qint8), bias=tf.zeros(2), min_a=0.0, max_a=1.0, min_b=-m, max_b=m,\n"
+            "    min_freezed_output=0.0, max_freezed_output=0.0, Toutput=tf.float32, input_quant_mode='SCALED')\n"
+            "print('per-column', np.allclose(y.numpy(), [[8 / 127, 16 / 127]] * 4))\n")
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+        self.assertNotIn("per-column True", result.stdout,
+                         "TensorFlow's public int8 op now takes per-column scales: check whether it also "
+                         "caches its weights and returns bfloat16, and if so use it instead of "
+                         "keras_workarounds.quantized_matmul")
+
+    def test_per_column_scales_bias_and_output_dtypes(self):
+        for dtype, tolerance in ((tf.float32, 1e-4), (tf.bfloat16, 0.05)):
+            got = self._product(output_dtype=dtype)(self.a, self.b)
+            self.assertEqual(got.dtype, dtype)
+            np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(), self.exact, rtol=tolerance,
+                                       atol=tolerance)
+
+    def test_constant_weights_are_kept_from_the_first_call(self):
+        # why only frozen-weights processes ask for it: a kernel keeps the first weights it saw
+        kept, fresh = self._product(weights_constant=True), self._product()
+        kept(self.a, self.b)
+        other = -self.b
+        np.testing.assert_allclose(fresh(self.a, other).numpy(), -self.exact + 2 * self.bias, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(kept(self.a, other).numpy(), self.exact, rtol=1e-4, atol=1e-4)
+
+    def test_graph_only(self):
+        with self.assertRaisesRegex(RuntimeError, "inside a tf.function"):
+            keras_workarounds.quantized_matmul(tf.bitcast(self.a, tf.quint8), 5.1, tf.bitcast(self.b, tf.qint8),
+                                               self.b_max, self.bias, tf.float32)

@@ -3,9 +3,12 @@
 Keras's int8 `Dense` (after `model.quantize("int8")`) multiplies int8 by int8 with
 `tf.matmul`, which TensorFlow runs on a generic integer GEMM: slower than float32. This
 function runs the same product through TensorFlow's oneDNN kernel for unsigned 8-bit
-activations times signed 8-bit weights (`QuantizedMatMulWithBiasAndDequantize`: int32
-sums, scaled back to float and the bias added inside the kernel; AVX512-VNNI or AMX-INT8
-where the CPU has them, AVX2 otherwise).
+activations times signed 8-bit weights (`keras_workarounds.quantized_matmul`: int32 sums,
+scaled back to float by the activations' step and each column's weight scale, and the
+bias added, inside the kernel; AVX512-VNNI or AMX-INT8 where the CPU has them, AVX2
+otherwise). The result comes out of the kernel in `x`'s dtype when that is bfloat16 or
+float32. In a process that assumes frozen weights (`frozen_weights`), the kernel converts
+the int8 weights to its blocked layout once instead of on every call.
 
 The activations are quantized on the fly, asymmetrically over the whole tensor (as
 PyTorch's dynamic quantization does): `x ~ x_min + step * q`, `q` in 0..255 over the
@@ -13,12 +16,11 @@ tensor's range (its minimum and maximum, widened to hold 0; one `QuantizeV2`). T
 weights keep Keras's per-column scales (`kernel_float = kernel / kernel_scale`). The
 product is then corrected exactly:
 
-    x @ W + b = (step * (q @ kernel) + b * kernel_scale + x_min * colsum(kernel)) / kernel_scale
+    x @ W + b = step * q @ W + (b + x_min * colsum(W)),    W = kernel / kernel_scale
 
-so the kernel computes `step * (q @ kernel) + bias'` and one multiply applies the
-per-column scales. The integer product is exact; the only rounding is the
-activations' 8 bits. Gradients flow to `x` and `bias` through the dequantized kernel
-(as in Keras's own int8 layer).
+so the kernel computes `step * q @ W` and adds the shifted bias. The integer product is
+exact; the only rounding is the activations' 8 bits. Gradients flow to `x` and `bias`
+through the dequantized kernel (as in Keras's own int8 layer).
 
 `int8_matmul_available()` says whether this TensorFlow has the kernel on this machine
 (TensorFlow's x86 builds do); without it, and on GPUs, callers keep Keras's own call.
@@ -28,6 +30,8 @@ Args of `int8_matmul`:
     kernel: `[in, out]` int8 tensor (a quantized Keras `Dense`'s `kernel`).
     kernel_scale: `[out]` (or `[1, out]`) float scales: `kernel_float = kernel / kernel_scale`.
     bias: `[out]` or None.
+    activation: None, `"gelu_exact"` or `"gelu_approximate"` (BERT's tanh form), applied
+        inside the kernel.
 
 Example:
 >>> import numpy as np
@@ -44,13 +48,16 @@ import functools
 
 import tensorflow as tf
 
-_LEVELS = 255.0  # uint8 steps over the activations' range
+from keras_bert_pkg.frozen_weights import frozen_weights_assumed
+from keras_bert_pkg.keras_workarounds import quantized_matmul
+from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact
+
+_WEIGHT_LEVELS = 127.0  # int8 steps of a column's scale
 
 
 @functools.lru_cache(maxsize=None)
 def int8_matmul_available():
-    """True when TensorFlow's oneDNN `QuantizedMatMulWithBiasAndDequantize` kernel runs
-    here (CPU)."""
+    """True when TensorFlow's oneDNN int8 matmul kernel (`_QuantizedMatMul`) runs here (CPU)."""
     if tf.config.list_logical_devices("GPU"):
         return False  # the kernel is CPU-only: a GPU model would copy every projection
     try:
@@ -58,22 +65,37 @@ def int8_matmul_available():
         with tf.init_scope(), tf.device("/CPU:0"):
             int8_matmul(tf.ones((1, 4)), tf.ones((4, 2), tf.int8), tf.ones((2,))).numpy()
         return True
-    except (tf.errors.NotFoundError, tf.errors.UnimplementedError, tf.errors.InvalidArgumentError):
+    except (tf.errors.NotFoundError, tf.errors.UnimplementedError, tf.errors.InvalidArgumentError,
+            ValueError):  # ValueError: the op is not registered in this TensorFlow
         return False
 
 
-def _kernel_product(q, kernel, step, bias):
-    """`step * (q @ kernel) + bias` in float32, for `q` quint8 `[rows, in]`, `kernel` int8."""
-    return tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
-        a=q, b=tf.bitcast(kernel, tf.qint8), bias=bias,
-        # a's range is 0..255 * step and b's is -127..127: unit weight scale
-        min_a=tf.zeros_like(step), max_a=step * _LEVELS, min_b=-127.0, max_b=127.0,
-        min_freezed_output=0.0, max_freezed_output=0.0,  # unused with a float output
-        Toutput=tf.float32, input_quant_mode="SCALED")
+def _product(x, kernel, scale, bias, activation, weights_constant):
+    """The forward product (module doc), in a graph."""
+    x32 = tf.cast(x, tf.float32)
+    # the range holds 0 (so an empty or constant input has one, as QuantizeV2 needs)
+    low = tf.minimum(tf.reduce_min(x32), 0.0)
+    high = tf.maximum(tf.reduce_max(x32), low + 1e-6)
+    # the raw op: tf.quantization.quantize logs a deprecation warning on every trace
+    quantized = tf.raw_ops.QuantizeV2(input=x32, min_range=low, max_range=high, T=tf.quint8,
+                                      mode="MIN_FIRST")
+    column_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), axis=0) / scale
+    shifted_bias = bias + quantized.output_min * column_sums
+    output_dtype = x.dtype if x.dtype in (tf.float32, tf.bfloat16) else tf.float32
+    y = quantized_matmul(quantized.output, quantized.output_max - quantized.output_min,
+                         tf.bitcast(kernel, tf.qint8), _WEIGHT_LEVELS / scale, shifted_bias,
+                         output_dtype, activation=activation, weights_constant=weights_constant)
+    return tf.cast(y, x.dtype)
 
 
-def int8_matmul(x, kernel, kernel_scale, bias=None):
-    """`x @ (kernel / kernel_scale) + bias` through the int8 kernel (see the module doc)."""
+# Eager calls trace one graph for every projection: its kernels must not keep weights.
+_eager_product = tf.function(functools.partial(_product, weights_constant=False),
+                             reduce_retracing=True)
+_ACTIVATIONS = {None: tf.identity, "gelu_exact": gelu_exact, "gelu_approximate": gelu_approximate}
+
+
+def int8_matmul(x, kernel, kernel_scale, bias=None, activation=None):
+    """`activation(x @ (kernel / kernel_scale) + bias)` through the int8 kernel (module doc)."""
     x = tf.convert_to_tensor(x)
     kernel = tf.convert_to_tensor(kernel, tf.int8)
     scale = tf.reshape(tf.cast(kernel_scale, tf.float32), [-1])  # [out]
@@ -81,24 +103,22 @@ def int8_matmul(x, kernel, kernel_scale, bias=None):
 
     @tf.custom_gradient
     def product(x, bias):
-        x32 = tf.cast(x, tf.float32)
-        # the range holds 0 (so an empty or constant input has one, as QuantizeV2 needs)
-        low = tf.minimum(tf.reduce_min(x32), 0.0)
-        high = tf.maximum(tf.reduce_max(x32), low + 1e-6)
-        # the raw op: tf.quantization.quantize logs a deprecation warning on every trace
-        quantized = tf.raw_ops.QuantizeV2(input=x32, min_range=low, max_range=high, T=tf.quint8,
-                                          mode="MIN_FIRST")
-        step = (quantized.output_max - quantized.output_min) / _LEVELS
-        integer_column_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), axis=0)
-        shifted_bias = bias * scale + quantized.output_min * integer_column_sums
-        y = _kernel_product(quantized.output, kernel, step, shifted_bias) / scale
+        if tf.executing_eagerly():
+            # stop_gradient: the tape would otherwise ask the traced function for its own gradient
+            y = _eager_product(tf.stop_gradient(x), kernel, scale, tf.stop_gradient(bias), activation)
+        else:
+            y = _product(x, kernel, scale, bias, activation, weights_constant=frozen_weights_assumed())
 
         def gradient(upstream):
-            dequantized = tf.cast(kernel, tf.float32) / scale
-            upstream = tf.cast(upstream, tf.float32)
-            return (tf.cast(tf.matmul(upstream, dequantized, transpose_b=True), x.dtype),
-                    tf.reduce_sum(upstream, axis=0))
+            # the float product's gradient, through the dequantized kernel
+            x32, bias32 = tf.cast(x, tf.float32), tf.identity(bias)
+            with tf.GradientTape() as tape:
+                tape.watch([x32, bias32])
+                z = tf.matmul(x32, tf.cast(kernel, tf.float32) / scale) + bias32
+                y = _ACTIVATIONS[activation](z)
+            dx, dbias = tape.gradient(y, [x32, bias32], output_gradients=tf.cast(upstream, tf.float32))
+            return tf.cast(dx, x.dtype), dbias
 
-        return tf.cast(y, x.dtype), gradient
+        return y, gradient
 
     return product(x, bias)

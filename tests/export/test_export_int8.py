@@ -38,7 +38,7 @@ class ExportInt8Test(TestCase):
         graph_ops = {node.op for f in tf.saved_model.load(result.token_ids_path)
                      .signatures["serving_default"].graph.as_graph_def().library.function
                      for node in f.node_def}
-        self.assertIn("QuantizedMatMulWithBiasAndDequantize", graph_ops)
+        self.assertIn("_QuantizedMatMul", graph_ops)
         outputs, modules = h.run_savedmodels(
             [{"path": result.path, "signature": "serving_default",
               "inputs": {"sentence1": h.string_input(a), "sentence2": h.string_input(b)}}], tmp)

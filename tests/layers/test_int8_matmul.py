@@ -6,6 +6,7 @@ import unittest
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact
 from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
 from tests.test_case import TestCase
 
@@ -62,7 +63,7 @@ class Int8MatmulTest(TestCase):
     def test_availability_is_probed_eagerly_even_from_inside_a_trace(self):
         int8_matmul_available.cache_clear()
         graph = tf.function(lambda: tf.constant(int8_matmul_available())).get_concrete_function().graph
-        self.assertNotIn("QuantizedMatMulWithBiasAndDequantize", [op.type for op in graph.get_operations()])
+        self.assertNotIn("_QuantizedMatMul", [op.type for op in graph.get_operations()])
         self.assertTrue(int8_matmul_available())
 
     def test_gradient_is_through_the_dequantized_kernel(self):
@@ -74,3 +75,26 @@ class Int8MatmulTest(TestCase):
         dx, dbias = tape.gradient(loss, [x, bias])
         np.testing.assert_allclose(dx.numpy(), upstream @ self.dequantized.T, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(dbias.numpy(), upstream.sum(0), rtol=1e-5, atol=1e-5)
+
+    def test_gelu_in_the_kernel(self):
+        bias = np.linspace(-1, 1, 48).astype("float32")
+        for name, gelu in (("gelu_exact", gelu_exact), ("gelu_approximate", gelu_approximate)):
+            plain = int8_matmul(self.x, self.kernel, self.scale, bias).numpy()
+            fused = tf.function(lambda x, name=name: int8_matmul(x, self.kernel, self.scale, bias, name))
+            np.testing.assert_allclose(fused(self.x).numpy(), gelu(plain).numpy(), rtol=1e-4, atol=1e-4)
+            graph = fused.get_concrete_function(tf.TensorSpec(self.x.shape, tf.float32)).graph
+            self.assertEqual([op.type for op in graph.get_operations() if "Gelu" in op.type or "Erf" in op.type
+                              or "Tanh" in op.type], [])  # no GELU outside the kernel
+        with self.assertRaisesRegex(ValueError, "activation must be one of"):
+            tf.function(lambda x: int8_matmul(x, self.kernel, self.scale, bias, "relu"))(self.x)
+
+    def test_gradient_through_the_fused_gelu(self):
+        x = tf.constant(self.x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(int8_matmul(x, self.kernel, self.scale, activation="gelu_exact") ** 2)
+        with tf.GradientTape() as float_tape:
+            float_tape.watch(x)
+            float_loss = tf.reduce_sum(gelu_exact(tf.matmul(x, self.dequantized)) ** 2)
+        np.testing.assert_allclose(tape.gradient(loss, x).numpy(), float_tape.gradient(float_loss, x).numpy(),
+                                   rtol=0.05, atol=0.02)
