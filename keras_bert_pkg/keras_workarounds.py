@@ -354,7 +354,9 @@ def quantized_matmul(a, a_max, b, b_max, bias, output_dtype, activation=None, we
         a: `[rows, in]` quint8 activations; `a_max`: scalar float, the value of 255.
         b: `[in, out]` qint8 weights; `b_max`: `[out]` float, each column's value of 127.
         bias: `[out]` float32, added after the scales.
-        output_dtype: `tf.float32` or `tf.bfloat16`.
+        output_dtype: `tf.float32` or `tf.bfloat16` (only with `weights_constant`: for
+            weights in TensorFlow's layout oneDNN 3.7 has no u8 x s8 -> bfloat16 kernel
+            and runs its reference one, ~100x slower).
         activation: None, `"gelu_exact"` or `"gelu_approximate"` (tanh form), applied in the
             kernel.
         weights_constant: the kernel keeps the weights it converts first (only where

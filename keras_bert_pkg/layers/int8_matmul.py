@@ -6,9 +6,9 @@ function runs the same product through TensorFlow's oneDNN kernel for unsigned 8
 activations times signed 8-bit weights (`keras_workarounds.quantized_matmul`: int32 sums,
 scaled back to float by the activations' step and each column's weight scale, and the
 bias added, inside the kernel; AVX512-VNNI or AMX-INT8 where the CPU has them, AVX2
-otherwise). The result comes out of the kernel in `x`'s dtype when that is bfloat16 or
-float32. In a process that assumes frozen weights (`frozen_weights`), the kernel converts
-the int8 weights to its blocked layout once instead of on every call.
+otherwise). In a process that assumes frozen weights (`frozen_weights`), the kernel
+converts the int8 weights to its blocked layout once instead of on every call, and a
+bfloat16 result comes out of the kernel as bfloat16 (elsewhere as float32, then cast).
 
 The activations are quantized on the fly, asymmetrically over the whole tensor (as
 PyTorch's dynamic quantization does): `x ~ x_min + step * q`, `q` in 0..255 over the
@@ -81,7 +81,9 @@ def _product(x, kernel, scale, bias, activation, weights_constant):
                                       mode="MIN_FIRST")
     column_sums = tf.reduce_sum(tf.cast(kernel, tf.float32), axis=0) / scale
     shifted_bias = bias + quantized.output_min * column_sums
-    output_dtype = x.dtype if x.dtype in (tf.float32, tf.bfloat16) else tf.float32
+    # bfloat16 out of the kernel only with constant weights: with weights in TensorFlow's
+    # layout oneDNN 3.7 has no u8 x s8 -> bf16 kernel but its reference one (~100x slower)
+    output_dtype = x.dtype if x.dtype == tf.bfloat16 and weights_constant else tf.float32
     y = quantized_matmul(quantized.output, quantized.output_max - quantized.output_min,
                          tf.bitcast(kernel, tf.qint8), _WEIGHT_LEVELS / scale, shifted_bias,
                          output_dtype, activation=activation, weights_constant=weights_constant)

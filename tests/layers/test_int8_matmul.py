@@ -1,6 +1,9 @@
 """int8_matmul: the integer product is exact, the result is within the activations'
 8-bit rounding of the float product, and gradients reach the input and the bias."""
 
+import os
+import subprocess
+import sys
 import unittest
 
 import numpy as np
@@ -8,7 +11,16 @@ import tensorflow as tf
 
 from keras_bert_pkg.layers.activations import gelu_approximate, gelu_exact
 from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
-from tests.test_case import TestCase
+from tests.test_case import PROJECT_ROOT, TestCase
+
+_KERNELS_SCRIPT = """
+import numpy as np, tensorflow as tf
+from keras_bert_pkg.layers.int8_matmul import int8_matmul
+kernel = np.ones((64, 32), "int8")
+f = tf.function(lambda x: int8_matmul(x, kernel, np.ones(32, "float32"), activation="gelu_exact"))
+for rows in (48, 80):
+    f(tf.cast(tf.random.normal((rows, 64)), tf.bfloat16)).numpy()
+"""
 
 
 def _quantized_kernel(w):
@@ -98,3 +110,17 @@ class Int8MatmulTest(TestCase):
             float_loss = tf.reduce_sum(gelu_exact(tf.matmul(x, self.dequantized)) ** 2)
         np.testing.assert_allclose(tape.gradient(loss, x).numpy(), float_tape.gradient(float_loss, x).numpy(),
                                    rtol=0.05, atol=0.02)
+
+    def test_no_reference_kernel_in_either_weights_mode(self):
+        # oneDNN falls back to its reference (~100x slower) kernel for some type/layout pairs
+        # (bfloat16 out with weights in TensorFlow's layout): its verbose log names the kernel.
+        for frozen in ("0", "1"):
+            env = dict(os.environ, ONEDNN_VERBOSE="1", TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=frozen,
+                       PYTHONPATH=str(PROJECT_ROOT))
+            result = subprocess.run([sys.executable, "-c", _KERNELS_SCRIPT], env=env, capture_output=True,
+                                    text=True, timeout=300, cwd=PROJECT_ROOT)
+            self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+            products = [line.split(",") for line in result.stdout.splitlines()
+                        if line.startswith("onednn_verbose") and ",exec,cpu,inner_product," in line]
+            self.assertTrue(products, "no int8 product in oneDNN's log")
+            self.assertEqual([p[6] for p in products if p[6].startswith("ref")], [], f"frozen={frozen}")
