@@ -19,8 +19,8 @@ Commands (the issue's cases):
     python benchmarks/profile_step.py --task pretrain --case base:8:128 --precision mixed_bfloat16
     TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 python benchmarks/profile_step.py --case base:16:128 --precision int8
 
-`--precision int8` builds ours in float32, quantizes it (`model.quantize("int8")`, as
-`backbone_inference.py --int8` times it) and profiles that: `QuantizeV2` is a kind of
+`--precision int8` builds ours in mixed_bfloat16, quantizes it (`model.quantize("int8")`,
+as `backbone_inference.py --precisions mixed_bfloat16 --int8` times it) and profiles that: `QuantizeV2` is a kind of
 its own beside the int8 kernels; the activations' range reductions (`Min`, `Max`) and the
 kernels' column sums (`Sum`) show in the table by op type.
 """
@@ -75,7 +75,7 @@ def op_kind(op_type):
 def build_call(task, size, batch, length, precision, predictions=20):
     """A zero-argument callable running one forward pass (`"forward"`) or one
     pre-training step (`"pretrain"`) of ours, and the matmul GFLOP it does."""
-    common.set_policies("float32" if precision == "int8" else precision)
+    common.set_policies("mixed_bfloat16" if precision == "int8" else precision)
     try:
         if task == "forward":
             model = ours_backbone(size, "gelu")

@@ -12,22 +12,23 @@ real dev set in four numeric forms of the same weights:
 
 `--task sst2` / `--task mrpc`: a `BertClassifier` fine-tuned briefly here on the first
 `--train_examples` training examples (SST-2 one epoch, MRPC three; length-bucketed
-batches of 32, AdamW 5e-5 with BERT's warm-up/decay) and saved as `.keras` under `runs/bench/` (reused by later
-runs; `--model` to use another saved classifier); scored by accuracy (and F1 for MRPC)
-on the whole dev set (872 sentences / 408 pairs). `--task squad`: a `BertSpanLabeler`
-fine-tuned by the SQuAD recipe (`--model`, default `runs/bench/squad_minilm/model.keras`:
-the command below makes it), scored by the official v1.1 scorer on the first
-`--dev_examples` dev questions (all 10,570 with 0). The speed is the time of a
-length-bucketed pass over those dev inputs (pre-tokenized: model only), batch 32.
+batches of 32, AdamW 5e-5 with BERT's warm-up/decay) and saved as `.keras` under
+`runs/bench/` (reused by later runs; `--model` to use another saved classifier); scored
+by accuracy (and F1 for MRPC) on the whole dev set (872 sentences / 408 pairs).
+`--task squad`: a `BertSpanLabeler` fine-tuned by the SQuAD recipe (`--model`, default
+`runs/bench/squad_minilm/model.keras`: the command below makes it), scored by the
+official v1.1 scorer on the first `--dev_examples` dev questions (with 0, all 1,720 of
+`../shared/data`'s dev set). The speed is the time of a length-bucketed pass over those
+dev inputs (pre-tokenized: model only), batch 32.
 
-Commands (SST-2 ~3 minutes on an idle 2-core machine the first time, ~1 minute later):
+Commands (each ~5 minutes on a 2-core machine the first time, the SQuAD recipe ~15):
     python benchmarks/quantization.py
     python benchmarks/quantization.py --task mrpc
     python recipes/squad.py --init_checkpoint ../shared/data/weights/all-MiniLM-L6-v2 \
         --train_file ../shared/data/squad/v1.1/train.json \
-        --predict_file ../shared/data/squad/v1.1/dev.json --max_train_examples 8000 \
+        --predict_file ../shared/data/squad/v1.1/dev.json \
         --max_seq_length 256 --output_dir runs/bench/squad_minilm --no_export
-    python benchmarks/quantization.py --task squad --dev_examples 2000
+    python benchmarks/quantization.py --task squad
 """
 
 import sys
@@ -151,8 +152,9 @@ def dev_scorer(task, model, dev_examples):
     if task == "squad":
         gold = squad_subset(common.require_file(SQUAD_DEV), dev_examples)
         examples = read_squad_examples(gold)
-        length = model.backbone.input["token_ids"].shape[1] or 384
-        features = convert_examples_to_features(examples, tokenizer, max_seq_length=min(length, 384))
+        # the windows the model was fine-tuned on (the recipe's preprocessor keeps its length)
+        length = model.preprocessor.sequence_length if model.preprocessor is not None else 384
+        features = convert_examples_to_features(examples, tokenizer, max_seq_length=length)
 
         def score(m):
             result = evaluate_squad_model(m, gold, examples, features, batch_size=32)

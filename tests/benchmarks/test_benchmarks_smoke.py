@@ -186,7 +186,24 @@ class BenchmarksSmokeTest(TestCase):
 
         report = self._run(quantization, "--model", str(self.tmp / "clf.keras"), "--train_examples", "32",
                            "--dev_examples", "32", "--variants", "fp32,int8")
-        self.assertEqual(set(report["accuracy"]), {"fp32", "int8"})
-        for value in report["accuracy"].values():
-            self.assertTrue(0.0 <= value <= 1.0)
+        self.assertEqual(set(report["metrics"]), {"fp32", "int8"})
+        for metrics in report["metrics"].values():
+            self.assertTrue(0.0 <= metrics["accuracy"] <= 100.0)
         self.assertTrue((self.tmp / "clf.keras").exists())
+        report = self._run(quantization, "--task", "mrpc", "--model", str(self.tmp / "mrpc.keras"),
+                           "--train_examples", "32", "--epochs", "1", "--dev_examples", "24",
+                           "--variants", "fp32,int8 (bf16 model)")
+        self.assertEqual(set(report["metrics"]["int8 (bf16 model)"]), {"accuracy", "f1"})
+
+    @pytest.mark.slow
+    def test_quantization_squad(self):
+        from benchmarks import common, quantization
+        from keras_bert_pkg import BertBackbone, BertSpanLabeler
+
+        model = BertSpanLabeler(BertBackbone.from_preset(str(common.MINILM_DIR)))
+        model.save(self.tmp / "span.keras")
+        report = self._run(quantization, "--task", "squad", "--model", str(self.tmp / "span.keras"),
+                           "--dev_examples", "6", "--variants", "fp32,int8")
+        for metrics in report["metrics"].values():
+            self.assertEqual(set(metrics), {"exact_match", "f1"})
+            self.assertTrue(0.0 <= metrics["f1"] <= 100.0)
