@@ -20,7 +20,8 @@ multiply), the GELU has a float32 hand-written gradient compiled by XLA
 (`keras_workarounds.bias_add`: TensorFlow's CPU kernel sums bfloat16 in bfloat16).
 When a projection is quantized
 (`model.quantize("int8")`), it runs on the CPU's int8 units (`int8_matmul`: 8-bit
-activations quantized on the fly); other quantized forms run through Keras's own quantized layers.
+activations quantized on the fly, the feed-forward's GELU inside the int8 kernel); other
+quantized forms run through Keras's own quantized layers.
 
 Args:
     intermediate_dim: feed-forward inner size (4H in the paper).
