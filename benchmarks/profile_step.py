@@ -20,9 +20,9 @@ Commands (the issue's cases):
     TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1 python benchmarks/profile_step.py --case base:16:128 --precision int8
 
 `--precision int8` builds ours in mixed_bfloat16, quantizes it (`model.quantize("int8")`,
-as `backbone_inference.py --precisions mixed_bfloat16 --int8` times it) and profiles that: `QuantizeV2` is a kind of
-its own beside the int8 kernels; the activations' range reductions (`Min`, `Max`) and the
-kernels' column sums (`Sum`) show in the table by op type.
+as `backbone_inference.py --precisions mixed_bfloat16 --int8` times it) and profiles that:
+`QuantizeV2` is a kind of its own beside the int8 kernels; the activations' range
+reductions (`Min`, `Max`) and the kernels' column sums (`Sum`) show in the table by op type.
 """
 
 import argparse

@@ -375,8 +375,8 @@ def quantized_matmul(a, a_max, b, b_max, bias, output_dtype, activation=None, we
         "T1": tf.quint8, "T2": tf.qint8, "Tbias": tf.float32, "Tout": output_dtype, "U": tf.float32,
         "Tdevice_inputs": [tensor.dtype for tensor in inputs], "Thost_inputs": [],
         "Tdevice_outputs": [output_dtype], "Thost_outputs": [],
-        "fused_ops": ["BiasAdd"] + _FUSED_ACTIVATIONS[activation] + ["Dequantize"], "is_weight_const": bool(weights_constant),
-        "is_bias_const": False, "input_quant_mode": "SCALED", "output_quant_mode": "SCALED",
+        "fused_ops": ["BiasAdd"] + _FUSED_ACTIVATIONS[activation] + ["Dequantize"],
+        "is_weight_const": bool(weights_constant), "is_bias_const": False, "input_quant_mode": "SCALED", "output_quant_mode": "SCALED",
     }
     op = graph._create_op_internal("_QuantizedMatMul", inputs, dtypes=[output_dtype], name="QuantizedMatMul",
                                    attrs={key: _attr(value) for key, value in attrs.items()})

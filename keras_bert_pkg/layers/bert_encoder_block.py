@@ -58,7 +58,7 @@ from keras_bert_pkg.layers.int8_matmul import int8_matmul, int8_matmul_available
 
 # In training, BERT's two GELU forms run as `gelu_for_training` (same function, faster gradient).
 _GELU_FORMS = {gelu_approximate: True, gelu_exact: False}
-# int8 projections apply these in the int8 kernel.
+# int8 projections apply these in the int8 kernel (linear: none to apply).
 _INT8_ACTIVATIONS = {gelu_approximate: "gelu_approximate", gelu_exact: "gelu_exact",
                      keras.activations.linear: None}
 
@@ -131,10 +131,10 @@ class BertEncoderBlock(keras.layers.Layer):
         float kernels as `MatMul` + `BiasAdd`, int8 ones by `int8_matmul`, other
         quantized forms by Keras's own call."""
         if self._int8(layer):
-            fused = _INT8_ACTIVATIONS.get(layer.activation, "none")
-            y = int8_matmul(x, layer.kernel, layer.kernel_scale, layer.bias,
-                            activation=None if fused == "none" else fused)
-            return layer.activation(y) if fused == "none" and layer.activation is not None else y
+            if layer.activation in _INT8_ACTIVATIONS:
+                return int8_matmul(x, layer.kernel, layer.kernel_scale, layer.bias,
+                                   activation=_INT8_ACTIVATIONS[layer.activation])
+            return layer.activation(int8_matmul(x, layer.kernel, layer.kernel_scale, layer.bias))
         if self._quantized(layer):
             return layer(x)
         kernel = tf.cast(layer.kernel, self.compute_dtype)

@@ -93,7 +93,7 @@ def _product(x, kernel, scale, bias, activation, weights_constant):
 # Eager calls trace one graph for every projection: its kernels must not keep weights.
 _eager_product = tf.function(functools.partial(_product, weights_constant=False),
                              reduce_retracing=True)
-_ACTIVATIONS = {None: tf.identity, "gelu_exact": gelu_exact, "gelu_approximate": gelu_approximate}
+_ACTIVATIONS = {"gelu_exact": gelu_exact, "gelu_approximate": gelu_approximate}
 
 
 def int8_matmul(x, kernel, kernel_scale, bias=None, activation=None):
@@ -113,13 +113,16 @@ def int8_matmul(x, kernel, kernel_scale, bias=None, activation=None):
 
         def gradient(upstream):
             # the float product's gradient, through the dequantized kernel
-            x32, bias32 = tf.cast(x, tf.float32), tf.identity(bias)
-            with tf.GradientTape() as tape:
-                tape.watch([x32, bias32])
-                z = tf.matmul(x32, tf.cast(kernel, tf.float32) / scale) + bias32
-                y = _ACTIVATIONS[activation](z)
-            dx, dbias = tape.gradient(y, [x32, bias32], output_gradients=tf.cast(upstream, tf.float32))
-            return tf.cast(dx, x.dtype), dbias
+            dequantized = tf.cast(kernel, tf.float32) / scale
+            upstream = tf.cast(upstream, tf.float32)
+            if activation is not None:  # back through the activation, at the float product
+                with tf.GradientTape() as tape:
+                    z = tf.matmul(tf.cast(x, tf.float32), dequantized) + bias
+                    tape.watch(z)
+                    y = _ACTIVATIONS[activation](z)
+                upstream = tape.gradient(y, z, output_gradients=upstream)
+            return (tf.cast(tf.matmul(upstream, dequantized, transpose_b=True), x.dtype),
+                    tf.reduce_sum(upstream, axis=0))
 
         return y, gradient
 
