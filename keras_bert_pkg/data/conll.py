@@ -92,6 +92,7 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
     document = -1
     first_line = 0
     num_columns = None
+    checked = set()  # tags already found valid
 
     def flush():
         nonlocal words, tags
@@ -128,7 +129,9 @@ def read_conll(path, word_column=0, tag_column=-1, convert_iob1=True, encoding="
                 f"{path}:{line_number}: no column {word_column} / {tag_column} in "
                 f"{line!r}."
             ) from None
-        _check_tag(tag, path, line_number, scheme)
+        if tag not in checked:
+            _check_tag(tag, path, line_number, scheme)
+            checked.add(tag)
         if not words:
             first_line = line_number
         words.append(word)

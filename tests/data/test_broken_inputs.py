@@ -7,9 +7,12 @@ import os
 import re
 import tempfile
 
+from unittest import mock
+
 import tensorflow as tf
 
-from keras_bert_pkg.broken_files import BrokenFileError
+from keras_bert_pkg import broken_files
+from keras_bert_pkg.broken_files import BrokenFileError, text_lines
 from keras_bert_pkg.data.conll import read_conll
 from keras_bert_pkg.data.glue import read_glue
 from keras_bert_pkg.data.pretraining_documents import read_text_documents
@@ -96,6 +99,22 @@ class BrokenDataFilesTest(TestCase):
                 with self.subTest(reader=reader, variant=label):
                     got = read(_write(tempfile.mkdtemp(dir=self.get_temp_dir()), name, data))
                     self.assertEqual(got, expected)
+
+    def test_text_lines_across_block_boundaries(self):
+        """`text_lines` reads in blocks: with 7-byte blocks (lines cut inside, a line longer
+        than a block, a character cut between bytes) it gives every line as a line-by-line
+        read does, and a bad byte in a later block names its own line."""
+        data = "\ufeff任正非 B-PER\r\nshort\n\n" + "a much longer line than any block\r\n" + "華為\nlast"
+        path = _write(self.get_temp_dir(), "blocks.txt", data.encode("utf-8"))
+        reference = data[1:].encode("utf-8").split(b"\n")
+        ends = [line.decode() + "\n" for line in reference[:-1]] + [reference[-1].decode()]
+        with mock.patch.object(broken_files, "TEXT_BLOCK_BYTES", 7):
+            self.assertEqual(list(text_lines(path, keep_ends=True)), list(enumerate(ends, start=1)))
+            self.assertEqual(list(text_lines(path)), [(i, line.rstrip("\r\n")) for i, line in enumerate(ends, start=1)])
+            broken = _write(self.get_temp_dir(), "broken.txt", data.encode("utf-8").replace("華".encode(), b"\xe9"))
+            with self.assertRaisesRegex(BrokenFileError, rf"^{re.escape(broken)}:5: not valid UTF-8"):
+                list(text_lines(broken))
+        self.assertEqual(list(text_lines(path))[-1], (6, "last"))  # the default block size
 
     def test_wrong_dtypes(self):
         d = self.get_temp_dir()
