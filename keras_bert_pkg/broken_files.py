@@ -66,12 +66,13 @@ def text_lines(path, encoding="utf-8", keep_ends=False):
     naming the file and the line; a missing file raises `FileNotFoundError`.
 
     The file is read and decoded in blocks of `TEXT_BLOCK_BYTES` cut at line ends (MSRA's
-    2.2 million lines: 0.4 s, against 3.9 s a line at a time through `GFile`), so files
+    2.2 million lines: 0.6 s, against 3.9 s a line at a time through `GFile`), so files
     larger than memory stream as before.
     """
     if not tf.io.gfile.exists(os.fspath(path)):
         raise FileNotFoundError(f"{path}: no such file.")
     utf8 = encoding.replace("-", "").lower() == "utf8"
+    name = "UTF-8" if utf8 else encoding  # for the messages
     number = 0
     with tf.io.gfile.GFile(os.fspath(path), "rb") as f:
         rest = b""
@@ -89,7 +90,7 @@ def text_lines(path, encoding="utf-8", keep_ends=False):
             data = data[:cut]
             if number == 0 and utf8 and data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:]
-            lines = _decoded(data, encoding, path, number).split("\n")
+            lines = _decoded(data, encoding, name, path, number).split("\n")
             if lines[-1] == "":
                 lines.pop()  # after the block's last line end
             last = len(lines) - 1
@@ -103,14 +104,14 @@ def text_lines(path, encoding="utf-8", keep_ends=False):
                 return
 
 
-def _decoded(data, encoding, path, lines_before):
+def _decoded(data, encoding, name, path, lines_before):
     """`data` (whole lines) decoded, or `BrokenFileError` naming the first line that
-    does not decode (`lines_before` lines of the file precede `data`)."""
+    does not decode (`lines_before` lines of the file precede `data`; `name` is the
+    encoding as the message gives it)."""
     try:
         return data.decode(encoding)
     except UnicodeDecodeError:
         pass
-    name = "UTF-8" if encoding.replace("-", "").lower() == "utf8" else encoding
     for number, raw in enumerate(data.split(b"\n"), start=lines_before + 1):
         try:
             raw.decode(encoding)

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import tempfile
-
 from unittest import mock
 
 import tensorflow as tf
