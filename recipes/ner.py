@@ -31,6 +31,7 @@ from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
 from keras_bert_pkg.data.pretraining_documents import word_joiner  # noqa: E402
 from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans  # noqa: E402
 from keras_bert_pkg.evaluation.ner_evaluation import evaluate_ner  # noqa: E402
+from keras_bert_pkg.metrics.ner import seen_and_unseen_scores  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_defaults import fill_fine_tuning_defaults  # noqa: E402
 from keras_bert_pkg.training.fine_tuning_trial import start_trial  # noqa: E402
 from keras_bert_pkg.training.recipe_flags import (  # noqa: E402
@@ -133,6 +134,12 @@ def run(args):
     by_decoding[other] = evaluate_ner(outcome.model, aligner, valid_features, [s.tags for s in valid], args.batch_size,
                                       dataclasses.replace(decoding, constrained=other == "constrained"))["metrics"]
     write_predictions(os.path.join(args.output_dir, "valid_predictions.txt"), valid, predicted)
+
+    def seen_and_unseen(sentences, predicted_tags):  # entities tagged in `train` or not
+        return seen_and_unseen_scores([s.words for s in train], [s.tags for s in train],
+                                      [s.words for s in sentences], [s.tags for s in sentences], predicted_tags)
+
+    exposure = seen_and_unseen(valid, predicted)
     test = None
     if test_sentences:  # scored like the validation sentences, by the kept model
         test = evaluate_ner(outcome.model, aligner, aligner.encode([s.words for s in test_sentences]),
@@ -151,9 +158,10 @@ def run(args):
                  "train_windows": len(example_lengths(features)),
                  "valid_windows": int(len(valid_features["token_ids"]))},
         "args": vars(args), "defaults": defaults, "trial": best["trial"], "search": search_record(outcome),
-        "validation": scores, "validation_by_decoding": by_decoding,
+        "validation": scores, "validation_by_decoding": by_decoding, "validation_seen_and_unseen": exposure,
         "test": test and {"file": os.path.join(args.data_dir, args.test_file),
-                          "sentences": len(test["predicted"]), **test["metrics"]},
+                          "sentences": len(test["predicted"]), **test["metrics"],
+                          "seen_and_unseen": seen_and_unseen(test_sentences, test["predicted"])},
         "validation_per_epoch": best["validation_per_epoch"],
         "history": {"loss": best["loss"]},
         "example": {"words": valid[0].words, "gold": valid[0].tags, "predicted": predicted[0],
@@ -169,6 +177,8 @@ def run(args):
     print(f"validation entity precision {scores['precision']:.4f} recall {scores['recall']:.4f} "
           f"F1 {scores['f1']:.4f} ({len(valid)} sentences, {metrics['total_seconds']:.0f} s); "
           f"{other} decoding: F1 {by_decoding[other]['f1']:.4f}")
+    print("; ".join(f"{side} in training: F1 {v['f1']:.4f} ({v['num_true_entities']} entities)"
+                    for side, v in exposure.items()))
     if test:
         print(f"test entity F1 {test['metrics']['f1']:.4f} ({len(test['predicted'])} sentences)")
     return metrics

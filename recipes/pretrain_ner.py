@@ -148,6 +148,7 @@ def main(argv=None):
     with open(os.path.join(ner_dir, "metrics.json"), encoding="utf-8") as f:
         ner = json.load(f)
     summary = {"validation": ner["validation"], "test": ner.get("test"), "export": ner.get("export"),
+               "validation_seen_and_unseen": ner.get("validation_seen_and_unseen"),  # absent before 2026-12-04
                "cpu_seconds": sum(step["cpu_seconds"] for step in record["steps"].values())}
     if args.pretrain_steps:
         with open(os.path.join(out, "pretrain", "metrics.json"), encoding="utf-8") as f:
@@ -160,7 +161,10 @@ def main(argv=None):
                 f"{e['text']} {e['type']} [{e['start']}, {e['end']})" for e in example["entities"]))
     record["summary"] = summary
     write_record(out, record)
+    sides = summary["validation_seen_and_unseen"] or {}
     print(f"dev entity F1 {ner['validation']['f1']:.4f}"
+          + (f" (entities seen in training {sides['seen']['f1']:.4f}, unseen {sides['unseen']['f1']:.4f})"
+             if sides else "")
           + (f", test entity F1 {ner['test']['f1']:.4f}" if ner.get("test") else "")
           + f"; {summary['cpu_seconds'] / 3600:.2f} CPU-hours for the steps run to their end")
     return record

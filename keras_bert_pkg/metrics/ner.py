@@ -3,6 +3,9 @@
 An entity counts as found only when both its span and its type match exactly. The
 default mode is seqeval's conlleval-compatible one (the CoNLL-2003 shared task's
 scorer, used by the BERT paper); `mode="strict"` checks IOB2 well-formedness too.
+`seen_and_unseen_scores` splits the same figures by whether an entity's words and type
+occur as an entity in the training data: what a tagger recalls against what it
+generalizes to.
 """
 
 from seqeval import metrics as seqeval_metrics
@@ -71,3 +74,70 @@ def _count_entities(tag_lists, kwargs):
     if kwargs:
         return sum(len(s) for s in Entities(tag_lists, IOB2).entities)
     return len(get_entities(tag_lists))
+
+
+def seen_and_unseen_scores(train_words, train_tags, words, true_tags, predicted_tags):
+    """Entity-level scores split by whether each entity was seen in training.
+
+    An entity (gold or predicted) is *seen* when an entity of the same type and the same
+    words is tagged somewhere in the training sentences, and *unseen* otherwise; a
+    correct prediction is the gold entity itself, so it falls on its gold entity's side.
+    Entities are read as `ner_scores` reads them by default (seqeval's conlleval mode),
+    so the two sides' counts add up to its `num_true_entities` and
+    `num_predicted_entities`.
+
+    Args:
+        train_words, train_tags: the training sentences' words and gold tags (lists of
+            lists).
+        words, true_tags, predicted_tags: the scored sentences' words, gold tags and
+            predicted tags, one list per sentence, all of the same lengths.
+
+    Returns:
+        `{"seen": {...}, "unseen": {...}}`, each with `precision`, `recall`, `f1`,
+        `num_true_entities` and `num_predicted_entities` (scores are 0 where a count is).
+
+    Example:
+    >>> train = [["Paris", "is", "big"]], [["B-LOC", "O", "O"]]
+    >>> scores = seen_and_unseen_scores(*train, [["Paris", "and", "Rome"]],
+    ...                                 [["B-LOC", "O", "B-LOC"]], [["B-LOC", "O", "O"]])
+    >>> scores["seen"]["recall"], scores["unseen"]["recall"], scores["unseen"]["num_true_entities"]
+    (1.0, 0.0, 1)
+    """
+    seen = set()
+    for sentence, tags in _checked("training", train_words, train_tags):
+        seen.update(entity[:2] for entity in _entities(sentence, tags))
+    gold, predicted = list(_checked("gold", words, true_tags)), list(_checked("predicted", words, predicted_tags))
+    counts = {side: {"true": 0, "predicted": 0, "correct": 0} for side in ("seen", "unseen")}
+    for (sentence, true), (_, tags) in zip(gold, predicted):
+        true_set, predicted_set = set(_entities(sentence, true)), set(_entities(sentence, tags))
+        for entity in true_set:
+            side = counts["seen" if entity[:2] in seen else "unseen"]
+            side["true"] += 1
+            side["correct"] += entity in predicted_set
+        for entity in predicted_set:
+            counts["seen" if entity[:2] in seen else "unseen"]["predicted"] += 1
+    return {side: _scores(c["true"], c["predicted"], c["correct"]) for side, c in counts.items()}
+
+
+def _checked(name, words, tags):
+    """`zip(words, tags)`, refusing a sentence whose tags do not match its words."""
+    if len(words) != len(tags):
+        raise ValueError(f"seen_and_unseen_scores: {len(words)} sentences but {len(tags)} {name} tag lists.")
+    for i, (sentence, sentence_tags) in enumerate(zip(words, tags)):
+        if len(sentence) != len(sentence_tags):
+            raise ValueError(f"seen_and_unseen_scores: sentence {i} has {len(sentence)} words "
+                             f"but {len(sentence_tags)} {name} tags.")
+        yield sentence, sentence_tags
+
+
+def _entities(words, tags):
+    """`(type, words, start)` of each entity of one sentence (conlleval reading)."""
+    return [(kind, tuple(words[start:end + 1]), start) for kind, start, end in get_entities(list(tags))]
+
+
+def _scores(num_true, num_predicted, num_correct):
+    precision = num_correct / num_predicted if num_predicted else 0.0
+    recall = num_correct / num_true if num_true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "num_true_entities": num_true, "num_predicted_entities": num_predicted}

@@ -5,13 +5,17 @@ import functools
 
 from keras_bert_pkg.data.conll import read_conll
 from keras_bert_pkg.data.token_alignment import entity_spans
-from keras_bert_pkg.metrics.ner import ner_scores
+from keras_bert_pkg.metrics.ner import ner_scores, seen_and_unseen_scores
 from tests.test_case import SHARED_DATA, TestCase, requires_shared_data
 
 
 @functools.lru_cache(maxsize=None)
+def conll(split):
+    return read_conll(SHARED_DATA / "ner" / "conll2003" / f"{split}.txt")
+
+
 def gold():
-    return [s.tags for s in read_conll(SHARED_DATA / "ner" / "conll2003" / "valid.txt")]
+    return [s.tags for s in conll("valid")]
 
 
 def entity_set(tag_lists):
@@ -72,3 +76,61 @@ class NerScoresTest(TestCase):
             ner_scores([["O"], ["O"]], [["O"]])
         with self.assertRaisesRegex(ValueError, "mode"):
             ner_scores([["O"]], [["O"]], mode="loose")
+
+
+class SeenAndUnseenScoresTest(TestCase):
+    @requires_shared_data
+    def test_conll_validation_against_an_independent_count(self):
+        # The validation entities whose (type, words) is tagged in CoNLL-2003's training
+        # file, counted with entity_spans instead of seqeval; predictions: every third
+        # gold entity dropped and every fifth word's tag set to B-MISC.
+        train, valid = conll("train"), conll("valid")
+        known = {(e["type"], tuple(s.words[e["start"]:e["end"]])) for s in train for e in entity_spans(s.tags)}
+        predicted, n = [], 0
+        for sentence in valid:
+            tags = list(sentence.tags)
+            for e in entity_spans(sentence.tags):
+                n += 1
+                if n % 3 == 0:
+                    tags[e["start"]:e["end"]] = ["O"] * (e["end"] - e["start"])
+            predicted.append(["B-MISC" if i % 5 == 4 else t for i, t in enumerate(tags)])
+
+        def sides(tag_lists):
+            out = {"seen": set(), "unseen": set()}
+            for i, (sentence, tags) in enumerate(zip(valid, tag_lists)):
+                for e in entity_spans(tags):
+                    words = tuple(sentence.words[e["start"]:e["end"]])
+                    out["seen" if (e["type"], words) in known else "unseen"].add((i, e["type"], e["start"], e["end"]))
+            return out
+
+        true_sides, predicted_sides = sides([s.tags for s in valid]), sides(predicted)
+        scores = seen_and_unseen_scores([s.words for s in train], [s.tags for s in train],
+                                        [s.words for s in valid], [s.tags for s in valid], predicted)
+        overall = ner_scores([s.tags for s in valid], predicted)
+        for side in ("seen", "unseen"):
+            correct = len(true_sides[side] & predicted_sides[side])
+            self.assertEqual(scores[side]["num_true_entities"], len(true_sides[side]))
+            self.assertEqual(scores[side]["num_predicted_entities"], len(predicted_sides[side]))
+            self.assertAlmostEqual(scores[side]["recall"], correct / len(true_sides[side]), places=12)
+            self.assertAlmostEqual(scores[side]["precision"], correct / len(predicted_sides[side]), places=12)
+        self.assertEqual(scores["seen"]["num_true_entities"] + scores["unseen"]["num_true_entities"],
+                         overall["num_true_entities"])
+        self.assertEqual(scores["seen"]["num_predicted_entities"] + scores["unseen"]["num_predicted_entities"],
+                         overall["num_predicted_entities"])
+        self.assertGreater(scores["unseen"]["num_true_entities"], 1000)  # a real split, not a degenerate one
+        self.assertGreater(scores["seen"]["num_true_entities"], 3000)
+
+    def test_same_words_other_type_is_unseen_and_empty_sides_score_zero(self):
+        scores = seen_and_unseen_scores([["Jordan", "won"]], [["B-PER", "O"]],
+                                        [["Jordan", "won"]], [["B-LOC", "O"]], [["O", "O"]])
+        self.assertEqual(scores["unseen"]["num_true_entities"], 1)
+        self.assertEqual(scores["seen"], {"precision": 0.0, "recall": 0.0, "f1": 0.0,
+                                          "num_true_entities": 0, "num_predicted_entities": 0})
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "sentence 0 has 2 words but 1 training tags"):
+            seen_and_unseen_scores([["a", "b"]], [["O"]], [["a"]], [["O"]], [["O"]])
+        with self.assertRaisesRegex(ValueError, "1 sentences but 2 predicted tag lists"):
+            seen_and_unseen_scores([], [], [["a"]], [["O"]], [["O"], ["O"]])
+        with self.assertRaisesRegex(ValueError, "sentence 0 has 1 words but 2 gold tags"):
+            seen_and_unseen_scores([], [], [["a"]], [["O", "O"]], [["O"]])

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_bert_pkg.data.conll import read_bio, read_conll, tag_list
 from keras_bert_pkg.data.token_alignment import TokenAligner
-from keras_bert_pkg.metrics.ner import ner_scores
+from keras_bert_pkg.metrics.ner import ner_scores, seen_and_unseen_scores
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
 from tests.test_case import CHINESE_VOCAB, PROJECT_ROOT, SHARED_DATA, UNCASED_VOCAB, TestCase, requires_shared_data
 
@@ -114,3 +114,16 @@ class ChineseNerRecipeTest(TestCase):
         self.assertEqual(metrics["test"]["sentences"], 30)
         gold, predicted = [[r[1] for r in b] for b in blocks], [[r[2] for r in b] for b in blocks]
         self.assertAlmostEqual(ner_scores(gold, predicted)["f1"], metrics["test"]["f1"])
+        # The test sentences are among the 64 trained on: every entity of theirs was seen.
+        seen_and_unseen = metrics["test"]["seen_and_unseen"]
+        self.assertEqual(seen_and_unseen["unseen"]["num_true_entities"], 0)
+        self.assertEqual(seen_and_unseen["seen"]["num_true_entities"], metrics["test"]["num_true_entities"])
+        self.assertGreater(metrics["test"]["num_true_entities"], 10)
+        # The dev split's entities split by the 64 training sentences' ones.
+        dev, predicted_tags, start = sentences[-25:], [], 0
+        for sentence in dev:
+            predicted_tags.append([r[2] for r in rows[start:start + len(sentence.words)]])
+            start += len(sentence.words)
+        self.assertEqual(metrics["validation_seen_and_unseen"], seen_and_unseen_scores(
+            [s.words for s in sentences[:64]], [s.tags for s in sentences[:64]],
+            [s.words for s in dev], [s.tags for s in dev], predicted_tags))

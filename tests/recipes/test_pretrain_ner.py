@@ -47,6 +47,7 @@ class PretrainNerChainTest(TestCase):
         for entity in example["entities"]:
             self.assertEqual(entity["text"], "".join(example["words"][entity["start"]:entity["end"]]))
         self.assertEqual(record["summary"]["validation"], ner["validation"])
+        self.assertEqual(record["summary"]["validation_seen_and_unseen"], ner["validation_seen_and_unseen"])
         self.assertIn("final_eval", record["summary"]["pretraining"])
         # The exported model tagged the mission's sentence: a tag a character, entities
         # as exact substrings at their offsets.
