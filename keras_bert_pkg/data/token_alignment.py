@@ -319,10 +319,12 @@ class TokenAligner:
         if (counts == 0).any():
             raise ValueError(f"decode: sentence {example}, word {np.flatnonzero(counts == 0)[0]} has no token "
                              f"in the features.")
-        if aggregation == "average":
-            word_probs = np.zeros((num_words, len(self.tags)))
-            np.add.at(word_probs, words, np.exp(log_probs))
-            return np.log(word_probs / counts[:, None])
+        if aggregation == "average":  # log of the mean probability, as a log-sum-exp (no -inf)
+            peak = np.full((num_words, len(self.tags)), -np.inf)
+            np.maximum.at(peak, words, log_probs)
+            total = np.zeros((num_words, len(self.tags)))
+            np.add.at(total, words, np.exp(log_probs - peak[words]))
+            return peak + np.log(total) - np.log(counts)[:, None]
         # "first": one token a word; "max": the word's first token of the highest best probability
         order = np.lexsort((np.arange(len(words)), -log_probs.max(-1), words))
         return log_probs[order[np.cumsum(counts) - counts]]

@@ -90,17 +90,24 @@ def word_log_probabilities(token_logits, word, num_words, first_token, aggregati
         first_token: int64 [num_words], the index of each word's first token.
         aggregation: `"first"`, `"average"` or `"max"` (module doc).
     """
-    log_probabilities = tf.nn.log_softmax(tf.cast(token_logits, tf.float32), axis=-1)
+    # float64, as the offline `TokenAligner.decode`: in float32 a confident token's best
+    # log-probability rounds to 0 once its margin passes ~17, and "max" would tie it with
+    # a more confident one. "average" as a log-sum-exp, so no word's score underflows to
+    # -inf (which would leave the constrained decoding no valid path to prefer).
+    log_probabilities = tf.nn.log_softmax(tf.cast(token_logits, tf.float64), axis=-1)
     if aggregation == "first":
-        return tf.gather(log_probabilities, first_token)
+        return tf.cast(tf.gather(log_probabilities, first_token), tf.float32)
     if aggregation == "average":
-        return tf.math.log(tf.math.unsorted_segment_mean(tf.exp(log_probabilities), word, num_words))
+        peak = tf.math.unsorted_segment_max(log_probabilities, word, num_words)
+        total = tf.math.unsorted_segment_sum(tf.exp(log_probabilities - tf.gather(peak, word)), word, num_words)
+        count = tf.math.unsorted_segment_sum(tf.ones_like(word, tf.float64), word, num_words)
+        return tf.cast(peak + tf.math.log(total) - tf.math.log(count)[:, None], tf.float32)
     best = tf.reduce_max(log_probabilities, axis=-1)
     is_best = tf.equal(best, tf.gather(tf.math.unsorted_segment_max(best, word, num_words), word))
     index = tf.range(tf.size(word, out_type=tf.int64))
     chosen = tf.math.unsorted_segment_min(tf.where(is_best, index, tf.size(word, out_type=tf.int64)),
                                           word, num_words)
-    return tf.gather(log_probabilities, chosen)
+    return tf.cast(tf.gather(log_probabilities, chosen), tf.float32)
 
 
 def word_outputs(texts, tokens, token_logits, labels, continuation, decoding):

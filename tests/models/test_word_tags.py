@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_pkg.data.conll import read_conll, tag_list
+from keras_bert_pkg.data.iob2_viterbi import iob2_viterbi
 from keras_bert_pkg.data.token_alignment import TokenAligner, entity_spans
 from keras_bert_pkg.models.bert_backbone import BertBackbone
 from keras_bert_pkg.models.bert_token_classifier import BertTokenClassifier
@@ -74,6 +75,34 @@ class WordTagsTest(TestCase):
         got = {a: np.argmax(word_log_probabilities(tf.constant(logits, tf.float32), word, 2, first, a), -1).tolist()
                for a in ("first", "average", "max")}
         self.assertEqual(got, {"first": [0, 0], "average": [1, 0], "max": [2, 0]})
+
+    def test_confident_logits_decode_as_the_offline_decoding(self):
+        # Margins a trained model reaches: "max" must still tell a margin of 30 from one of
+        # 40 (float32 log-probabilities round both to 0), and "average" must not underflow
+        # to -inf at -200 (the constrained reading then had no valid path to prefer).
+        tags = ["O", "B-PER", "I-PER"]
+        aligner = TokenAligner(BertTokenizer(UNCASED_VOCAB), tags, sequence_length=5)
+        cases = [  # (logits of the tokens, word of each token, aggregation)
+            ([[0.0, 30.0, 0.0], [40.0, 0.0, 0.0]], [0, 0], "max"),
+            ([[0.0, -200.0, -200.0], [-200.0, -200.0, 0.0]], [0, 1], "average"),
+        ]
+        for logits, words, aggregation in cases:
+            words = np.array(words)
+            num_words = int(words.max()) + 1
+            first = tf.constant([int(np.flatnonzero(words == w)[0]) for w in range(num_words)], tf.int64)
+            graph = word_log_probabilities(tf.constant(logits, tf.float32), tf.constant(words, tf.int64),
+                                           num_words, first, aggregation)
+            self.assertTrue(np.isfinite(graph.numpy()).all())
+            ids = iob2_viterbi(tf.RaggedTensor.from_row_lengths(graph, [num_words]), tags).to_list()[0]
+            features = {"word_index": np.array([[-1, *words, -1, -1][:5]]),
+                        "first_token": np.array([[0, 1, *(np.diff(words) > 0).astype(int), 0, 0][:5]], bool),
+                        "max_context": np.array([[0, 1, 1, 0, 0]], bool),
+                        "example_index": np.array([0]), "num_words": np.array([num_words])}
+            predictions = np.zeros((1, 5, 3), np.float32)
+            predictions[0, 1:3] = logits
+            offline = aligner.decode(predictions, features, aggregation=aggregation)[0]
+            self.assertEqual([tags[i] for i in ids], offline, aggregation)
+            self.assertEqual(offline, ["O"] * num_words, aggregation)
 
     def test_truncation_empty_input_and_bad_options(self):
         tags = ["O", "B-PER", "I-PER"]
