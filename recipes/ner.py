@@ -26,6 +26,7 @@ import keras_bert_pkg as kb  # noqa: E402  (selects the TensorFlow backend)
 
 from keras_bert_pkg.atomic_files import atomic_write  # noqa: E402
 from keras_bert_pkg.data.conll import TAGGED_FORMATS, read_tagged, split_off_last, tag_list  # noqa: E402
+from keras_bert_pkg.data.entity_replacement import replace_entities  # noqa: E402
 from keras_bert_pkg.data.length_bucketing import (  # noqa: E402
     FEATURE_KEYS, example_lengths, padded_to_ragged)
 from keras_bert_pkg.data.pretraining_documents import word_joiner  # noqa: E402
@@ -66,6 +67,10 @@ def parse_args(argv=None):
                    help="constrained: each sentence's most probable valid IOB2 tag sequence (no I-X "
                         "after O or another type); argmax: each word's most probable tag (the paper)")
     p.add_argument("--label_all_subtokens", action="store_true")
+    p.add_argument("--entity_replacement", action="store_true",
+                   help="also train on a copy of each training sentence that holds entities, every "
+                        "entity swapped for a random training entity of its type (an epoch grows by "
+                        "those sentences; data/entity_replacement.py)")
     p.add_argument("--max_valid_examples", type=int)
     p.add_argument("--dropout", type=float, default=0.1)
     args = p.parse_args(argv)
@@ -99,7 +104,8 @@ def run(args):
     aligner = TokenAligner(tokenizer, tags, sequence_length=args.max_seq_length, stride=args.stride,
                            label_all_subtokens=args.label_all_subtokens)
     decoding = kb.TagDecoding(stride=aligner.stride, constrained=args.tag_decoding == "constrained")
-    encoded = padded_to_ragged(aligner.encode([s.words for s in train], [s.tags for s in train]),
+    replaced = replace_entities(train, seed=args.seed) if args.entity_replacement else []
+    encoded = padded_to_ragged(aligner.encode([s.words for s in train + replaced], [s.tags for s in train + replaced]),
                                FEATURE_KEYS + ("labels",))
     features = {key: encoded[key] for key in FEATURE_KEYS}
     valid_features = aligner.encode([s.words for s in valid])
@@ -154,7 +160,8 @@ def run(args):
         "data": {"train": os.path.join(args.data_dir, args.train_file),
                  "valid": (f"last {args.valid_fraction:g} of the training file" if args.valid_fraction
                            else os.path.join(args.data_dir, args.valid_file)),
-                 "train_sentences": len(train), "valid_sentences": len(valid),
+                 "train_sentences": len(train), "entity_replacement_sentences": len(replaced),
+                 "valid_sentences": len(valid),
                  "train_windows": len(example_lengths(features)),
                  "valid_windows": int(len(valid_features["token_ids"]))},
         "args": vars(args), "defaults": defaults, "trial": best["trial"], "search": search_record(outcome),

@@ -82,6 +82,9 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=float, default=8, help="fine-tuning epochs")
     p.add_argument("--learning_rate", type=float, default=1e-3, help="fine-tuning peak learning rate")
     p.add_argument("--batch_size", type=int, help="fine-tuning batch size (default: the NER defaults table)")
+    p.add_argument("--entity_replacement", action="store_true",
+                   help="fine-tune on the training sentences and a copy with their entities swapped "
+                        "for others of the same type (recipes/ner.py --entity_replacement)")
     p.add_argument("--precision", default="mixed", choices=PRECISIONS,
                    help="mixed: bfloat16 on CPUs with bfloat16 instructions, float32 on others")
     p.add_argument("--seed", type=int, default=0)
@@ -143,7 +146,8 @@ def main(argv=None):
         "--valid_fraction", args.valid_fraction, *(["--test_file", args.test_file] if args.test_file else []),
         *model, "--max_seq_length", args.max_seq_length, *tuning, "--precision", args.precision,
         "--seed", args.seed, "--output_dir", ner_dir, "--export_dir", args.export_dir,
-        "--export_name", args.export_name, *(["--no_export"] if args.no_export else [])])
+        "--export_name", args.export_name, *(["--no_export"] if args.no_export else []),
+        *(["--entity_replacement"] if args.entity_replacement else [])])
 
     with open(os.path.join(ner_dir, "metrics.json"), encoding="utf-8") as f:
         ner = json.load(f)
@@ -196,8 +200,10 @@ def start_record(out, args):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
+        # A flag added since that run (absent from its record) matches while it is off.
         changed = sorted(k for k in set(args) | set(record["args"])
-                         if k not in NOT_TRAINING and args.get(k) != record["args"].get(k))
+                         if k not in NOT_TRAINING and args.get(k) != record["args"].get(k)
+                         and (k in record["args"] or args.get(k)))
         if changed:
             raise SystemExit(f"{path}: this folder holds a chain run with other training arguments "
                              f"({', '.join('--' + k for k in changed)}); use another --output_dir.")

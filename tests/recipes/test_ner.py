@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_pkg.data.conll import read_bio, read_conll, tag_list
+from keras_bert_pkg.data.entity_replacement import replace_entities
 from keras_bert_pkg.data.token_alignment import TokenAligner
 from keras_bert_pkg.metrics.ner import ner_scores, seen_and_unseen_scores
 from keras_bert_pkg.text.bert_tokenizer import BertTokenizer
@@ -95,10 +96,18 @@ class ChineseNerRecipeTest(TestCase):
             "--data_dir", str(msra), "--format", "bmes", "--valid_fraction", "0.0005",
             "--vocab", str(CHINESE_VOCAB), "--architecture", "bert_tiny", "--max_train_examples", "64",
             "--epochs", "1", "--batch_size", "16", "--max_seq_length", "64", "--learning_rate", "1e-3",
-            "--output_dir", tmp + "/run", "--no_export"])
+            "--entity_replacement", "--output_dir", tmp + "/run", "--no_export"])
         sentences = read_bio(msra / "train.txt", scheme="bmes")
         self.assertEqual(metrics["data"]["valid_sentences"], 25)  # 0.05% of 50,289
         self.assertEqual(metrics["data"]["train_sentences"], 64)
+        # --entity_replacement: a copy of each of the 64 that holds entities is trained on too.
+        with_entities = [s for s in sentences[:64] if any(t != "O" for t in s.tags)]
+        self.assertEqual(metrics["data"]["entity_replacement_sentences"], len(with_entities))
+        self.assertGreater(len(with_entities), 10)  # 18
+        aligner = TokenAligner(BertTokenizer(CHINESE_VOCAB), metrics["tags"], sequence_length=64)
+        replaced = replace_entities(sentences[:64], seed=0)
+        self.assertEqual(metrics["data"]["train_windows"],
+                         len(aligner.encode([s.words for s in sentences[:64] + replaced])["token_ids"]))
         self.assertEqual(metrics["tags"], ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"])
         with open(tmp + "/run/valid_predictions.txt", encoding="utf-8") as f:
             rows = [line.split() for line in f if line.strip()]

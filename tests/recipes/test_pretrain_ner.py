@@ -68,3 +68,14 @@ class PretrainNerChainTest(TestCase):
         # Other training arguments in the same folder are refused, naming the flag.
         with self.assertRaisesRegex(SystemExit, "--pretrain_steps"):
             recipe.main(argv[:-6] + ["--pretrain_steps", "0"] + argv[-6:])
+        with self.assertRaisesRegex(SystemExit, "--entity_replacement"):
+            recipe.main(argv + ["--entity_replacement"])
+        # A record written before a flag existed resumes while that flag is off.
+        with open(tmp + "/run/chain.json", encoding="utf-8") as f:
+            older = json.load(f)
+        del older["args"]["entity_replacement"]
+        with open(tmp + "/run/chain.json", "w", encoding="utf-8") as f:
+            json.dump(older, f)
+        self.assertEqual(recipe.main(argv)["steps"], record["steps"])
+        with self.assertRaisesRegex(SystemExit, "--entity_replacement"):
+            recipe.main(argv + ["--entity_replacement"])
