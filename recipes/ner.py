@@ -105,7 +105,8 @@ def run(args):
                            label_all_subtokens=args.label_all_subtokens)
     decoding = kb.TagDecoding(stride=aligner.stride, constrained=args.tag_decoding == "constrained")
     replaced = replace_entities(train, seed=args.seed) if args.entity_replacement else []
-    encoded = padded_to_ragged(aligner.encode([s.words for s in train + replaced], [s.tags for s in train + replaced]),
+    trained_on = train + replaced
+    encoded = padded_to_ragged(aligner.encode([s.words for s in trained_on], [s.tags for s in trained_on]),
                                FEATURE_KEYS + ("labels",))
     features = {key: encoded[key] for key in FEATURE_KEYS}
     valid_features = aligner.encode([s.words for s in valid])
