@@ -9,7 +9,11 @@ random batch, after two warm-up calls):
    transpose, softmax, normalization, cast, optimizer, element-wise, other). Ops on the
    two inter-op threads overlap, so the op time can exceed the wall time; both are printed. The matmul rate
    (the encoder's matmul work, `models.forward_gflop`, over the matmul ops' time) is set
-   beside the limit the same shapes reach in isolation (`common.matmul_limit`).
+   beside the limit the same shapes reach in isolation (`common.matmul_limit`). For
+   `--task pretrain`, one more traced step is split by time into its phases
+   (`step_phases`): the forward, the backward (from the first matmul under
+   `gradient_tape/` to the last op there), and what runs after the last gradient (the optimizer's update,
+   which waits for the clip's global norm), each with its wall time and op time by kind.
 2. oneDNN's verbose log (`ONEDNN_VERBOSE=1`, in a child process: it must be set before
    TensorFlow starts): each primitive kind and implementation (e.g.
    `brg_matmul:avx512_core_bf16`), how often it ran and its summed time.
@@ -90,8 +94,9 @@ def build_call(task, size, batch, length, precision, predictions=20):
         common.set_policies("float32")
 
 
-def op_times(call, calls):
-    """Traces `calls` calls; returns `({op type: seconds}, wall seconds)` summed over them."""
+def traced_ops(call, calls):
+    """Traces `calls` calls; returns `([(start_ps, end_ps, op name, op type)], wall seconds)`
+    of every TensorFlow op executed in them, in order of start."""
     folder = tempfile.mkdtemp(prefix="profile_")
     tf.profiler.experimental.start(folder)
     started = time.perf_counter()
@@ -102,7 +107,7 @@ def op_times(call, calls):
     space = xplane_pb2.XSpace()
     with open(sorted(glob.glob(os.path.join(folder, "**", "*.xplane.pb"), recursive=True))[-1], "rb") as f:
         space.ParseFromString(f.read())
-    seconds = collections.Counter()
+    ops = []
     for plane in space.planes:
         if plane.name != "/host:CPU":
             continue
@@ -112,8 +117,48 @@ def op_times(call, calls):
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
                 if ":" in name and "::" not in name:  # "<op name>:<op type>": one executed op
-                    seconds[name.rsplit(":", 1)[1]] += event.duration_ps * 1e-12
+                    start = line.timestamp_ns * 1000 + event.offset_ps
+                    ops.append((start, start + event.duration_ps, *name.rsplit(":", 1)))
+    return sorted(ops), wall
+
+
+def op_times(call, calls):
+    """Traces `calls` calls; returns `({op type: seconds}, wall seconds)` summed over them."""
+    ops, wall = traced_ops(call, calls)
+    seconds = collections.Counter()
+    for start, end, _, op_type in ops:
+        seconds[op_type] += (end - start) * 1e-12
     return dict(seconds), wall
+
+
+def step_phases(ops):
+    """The phases of one traced training step, from its ops (`traced_ops` of one call):
+    `forward` from its first op to the first gradient matmul (gradient ops are those under
+    the tape's `gradient_tape/` scope), `backward` from there to the last gradient op's end, and
+    `after` from there to the last op's end (the optimizer's update once every gradient,
+    and so the clip's global norm, is known). Returns `{phase: (wall ms, {kind: op ms})}`,
+    each op counted in the phase it starts in.
+
+    >>> ops = [(0, 5e9, "m/MatMul", "_MklMatMul"), (5e9, 9e9, "gradient_tape/m/MatMul", "_MklMatMul"),
+    ...        (9e9, 10e9, "adam/ResourceApplyAdam_1", "ResourceApplyAdam")]
+    >>> {phase: (wall, dict(kinds)) for phase, (wall, kinds) in step_phases(ops).items()}
+    {'forward': (5.0, {'matmul': 5.0}), 'backward': (4.0, {'matmul': 4.0}), 'after': (1.0, {'optimizer': 1.0})}
+    """
+    gradient = [op for op in ops if op[2].startswith("gradient_tape/")]
+    if not gradient:
+        raise ValueError("no op under gradient_tape/ in the trace: not a training step")
+    # The backward opens with its first matmul: shape and constant ops of the gradient
+    # graph have no inputs from the forward and may run at the very start.
+    first = min((op[0] for op in gradient if op_kind(op[3]) == "matmul"), default=gradient[0][0])
+    last = max(op[1] for op in gradient)
+    ends = {"forward": first, "backward": last, "after": max(op[1] for op in ops)}
+    phases = {phase: collections.Counter() for phase in ends}
+    for start, stop, _, op_type in ops:
+        phase = "forward" if start < first else "backward" if start < last else "after"
+        phases[phase][op_kind(op_type)] += (stop - start) * 1e-9
+    begins = {"forward": ops[0][0], "backward": first, "after": last}
+    phases = {phase: ((ends[phase] - begins[phase]) * 1e-9, kinds) for phase, kinds in phases.items()}
+    return phases
 
 
 def onednn_kernels(spec):
@@ -198,6 +243,16 @@ def main(argv=None):
               "op_ms_per_call": {k: v / args.calls * 1e3 for k, v in by_type.items()},
               "kind_ms_per_call": {k: v / args.calls * 1e3 for k, v in by_kind.items()},
               "matmul_gflops": matmul_rate, "limit_gflops": limit}
+    if args.task == "pretrain":
+        phases = step_phases(traced_ops(call, 1)[0])
+        print("\nOne more traced step, its phases (wall ms; op ms by kind started in each):")
+        print("| phase | wall ms | op ms | matmul | optimizer | cast | element-wise | other kinds |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|")
+        for phase, (ms, kinds) in phases.items():
+            named = [kinds.get(k, 0.0) for k in ("matmul", "optimizer", "cast", "element-wise")]
+            print(f"| {phase} | {ms:.1f} | {sum(kinds.values()):.1f} | "
+                  + " | ".join(f"{v:.1f}" for v in named) + f" | {sum(kinds.values()) - sum(named):.1f} |")
+        report["phases_ms"] = {phase: {"wall": ms, **kinds} for phase, (ms, kinds) in phases.items()}
     if not args.no_onednn:
         kernels = onednn_kernels({"task": args.task, "case": args.case, "precision": args.precision,
                                   "calls": args.calls})

@@ -86,6 +86,23 @@ class BenchmarksSmokeTest(TestCase):
         self.assertTrue(any(name.startswith(("matmul", "inner_product")) for name in report["onednn"]))
         self.assertGreater(report["matmul_gflops"], 0)
 
+    def test_profile_step_pretrain_phases(self):
+        """A pre-training step splits into forward, backward and the update after the last
+        gradient: matmuls in the first two, the update's kernels after."""
+        from benchmarks import profile_step
+
+        report = self._run(profile_step, "--task", "pretrain", "--case", "tiny:2:64", "--calls", "1",
+                           "--precision", "float32", "--no_onednn")
+        phases = report["phases_ms"]
+        self.assertEqual(list(phases), ["forward", "backward", "after"])
+        self.assertGreater(phases["forward"].get("matmul", 0), 0)
+        self.assertGreater(phases["backward"].get("matmul", 0), 0)
+        self.assertEqual(phases["after"].get("matmul", 0), 0)
+        self.assertGreater(phases["after"].get("optimizer", 0), 0)
+        # the weight decay's assignments need no gradient and may run earlier; Adam cannot
+        self.assertGreater(phases["after"]["optimizer"],
+                           phases["forward"].get("optimizer", 0) + phases["backward"].get("optimizer", 0))
+
     def test_profile_step_int8(self):
         """The int8 forward's profile shows the activations' quantization as its own kind."""
         from benchmarks import profile_step
