@@ -94,7 +94,12 @@ def seen_and_unseen_scores(train_words, train_tags, words, true_tags, predicted_
 
     Returns:
         `{"seen": {...}, "unseen": {...}}`, each with `precision`, `recall`, `f1`,
-        `num_true_entities` and `num_predicted_entities` (scores are 0 where a count is).
+        `num_true_entities` and `num_predicted_entities` (scores are 0 where a count is),
+        and `gold_outcomes`: what became of that side's gold entities, counted as
+        `found` (span and type), `cut_short`, `overrun` or `shifted` (a prediction of
+        the same type overlaps it, inside it, around it, or across one of its ends),
+        `other_type` (only predictions of other types overlap it) and `not_found`
+        (no predicted entity overlaps it).
 
     Example:
     >>> train = [["Paris", "is", "big"]], [["B-LOC", "O", "O"]]
@@ -102,21 +107,47 @@ def seen_and_unseen_scores(train_words, train_tags, words, true_tags, predicted_
     ...                                 [["B-LOC", "O", "B-LOC"]], [["B-LOC", "O", "O"]])
     >>> scores["seen"]["recall"], scores["unseen"]["recall"], scores["unseen"]["num_true_entities"]
     (1.0, 0.0, 1)
+    >>> scores["unseen"]["gold_outcomes"]["not_found"]
+    1
     """
     seen = set()
     for sentence, tags in _checked("training", train_words, train_tags):
         seen.update(entity[:2] for entity in _entities(sentence, tags))
     gold, predicted = list(_checked("gold", words, true_tags)), list(_checked("predicted", words, predicted_tags))
     counts = {side: {"true": 0, "predicted": 0, "correct": 0} for side in ("seen", "unseen")}
+    outcomes = {side: dict.fromkeys(GOLD_OUTCOMES, 0) for side in counts}
     for (sentence, true), (_, tags) in zip(gold, predicted):
         true_set, predicted_set = set(_entities(sentence, true)), set(_entities(sentence, tags))
         for entity in true_set:
-            side = counts["seen" if entity[:2] in seen else "unseen"]
-            side["true"] += 1
-            side["correct"] += entity in predicted_set
+            side = "seen" if entity[:2] in seen else "unseen"
+            counts[side]["true"] += 1
+            counts[side]["correct"] += entity in predicted_set
+            outcomes[side][_gold_outcome(entity, predicted_set)] += 1
         for entity in predicted_set:
             counts["seen" if entity[:2] in seen else "unseen"]["predicted"] += 1
-    return {side: _scores(c["true"], c["predicted"], c["correct"]) for side, c in counts.items()}
+    return {side: {**_scores(c["true"], c["predicted"], c["correct"]), "gold_outcomes": outcomes[side]}
+            for side, c in counts.items()}
+
+
+GOLD_OUTCOMES = ("found", "cut_short", "overrun", "shifted", "other_type", "not_found")
+
+
+def _gold_outcome(entity, predicted):
+    """What became of a gold `(type, words, start)` entity among one sentence's predicted
+    entities: one of `GOLD_OUTCOMES` (`seen_and_unseen_scores`)."""
+    if entity in predicted:
+        return "found"
+    kind, start = entity[0], entity[2]
+    end = start + len(entity[1])
+    overlapping = sorted((p[2], p[2] + len(p[1]), p[0]) for p in predicted
+                         if p[2] < end and start < p[2] + len(p[1]))
+    same_type = [(s, e) for s, e, k in overlapping if k == kind]
+    if not same_type:
+        return "other_type" if overlapping else "not_found"
+    s, e = same_type[0]
+    if start <= s and e <= end:
+        return "cut_short"
+    return "overrun" if s <= start and end <= e else "shifted"
 
 
 def _checked(name, words, tags):

@@ -5,7 +5,7 @@ import functools
 
 from keras_bert_pkg.data.conll import read_conll
 from keras_bert_pkg.data.token_alignment import entity_spans
-from keras_bert_pkg.metrics.ner import ner_scores, seen_and_unseen_scores
+from keras_bert_pkg.metrics.ner import GOLD_OUTCOMES, ner_scores, seen_and_unseen_scores
 from tests.test_case import SHARED_DATA, TestCase, requires_shared_data
 
 
@@ -113,6 +113,9 @@ class SeenAndUnseenScoresTest(TestCase):
             self.assertEqual(scores[side]["num_predicted_entities"], len(predicted_sides[side]))
             self.assertAlmostEqual(scores[side]["recall"], correct / len(true_sides[side]), places=12)
             self.assertAlmostEqual(scores[side]["precision"], correct / len(predicted_sides[side]), places=12)
+            outcomes = scores[side]["gold_outcomes"]
+            self.assertEqual(sum(outcomes.values()), len(true_sides[side]))
+            self.assertEqual(outcomes["found"], correct)
         self.assertEqual(scores["seen"]["num_true_entities"] + scores["unseen"]["num_true_entities"],
                          overall["num_true_entities"])
         self.assertEqual(scores["seen"]["num_predicted_entities"] + scores["unseen"]["num_predicted_entities"],
@@ -125,7 +128,34 @@ class SeenAndUnseenScoresTest(TestCase):
                                         [["Jordan", "won"]], [["B-LOC", "O"]], [["O", "O"]])
         self.assertEqual(scores["unseen"]["num_true_entities"], 1)
         self.assertEqual(scores["seen"], {"precision": 0.0, "recall": 0.0, "f1": 0.0,
-                                          "num_true_entities": 0, "num_predicted_entities": 0})
+                                          "num_true_entities": 0, "num_predicted_entities": 0,
+                                          "gold_outcomes": dict.fromkeys(GOLD_OUTCOMES, 0)})
+        self.assertEqual(scores["unseen"]["gold_outcomes"]["not_found"], 1)
+
+    def test_gold_outcomes(self):
+        """Each gold entity is counted once, by what the predictions made of it."""
+        words = [list("abcdefghij")]
+        gold = [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "B-ORG", "I-ORG", "O"]]
+        cases = {  # predicted tags -> outcome of the PER entity "abc"
+            "found": ["B-PER", "I-PER", "I-PER"] + ["O"] * 7,
+            "cut_short": ["B-PER", "I-PER", "O"] + ["O"] * 7,
+            "overrun": ["B-PER", "I-PER", "I-PER", "I-PER"] + ["O"] * 6,
+            "shifted": ["O", "B-PER", "I-PER", "I-PER"] + ["O"] * 6,
+            "other_type": ["O", "B-LOC", "I-LOC"] + ["O"] * 7,
+            "not_found": ["O"] * 10,
+        }
+        for outcome, tags in cases.items():
+            # the LOC and ORG entities: the ORG found, the LOC missed
+            tags = tags[:7] + ["B-ORG", "I-ORG", "O"]
+            with self.subTest(outcome):
+                sides = seen_and_unseen_scores([], [], words, gold, [tags])
+                expected = dict.fromkeys(GOLD_OUTCOMES, 0)
+                expected[outcome] += 1
+                expected["found"] += 1  # ORG
+                expected["not_found"] += 1  # LOC
+                self.assertEqual(sides["unseen"]["gold_outcomes"], expected)
+                self.assertEqual(sum(sides["unseen"]["gold_outcomes"].values()),
+                                 sides["unseen"]["num_true_entities"])
 
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "sentence 0 has 2 words but 1 training tags"):
