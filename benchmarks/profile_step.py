@@ -12,8 +12,9 @@ random batch, after two warm-up calls):
    beside the limit the same shapes reach in isolation (`common.matmul_limit`). For
    `--task pretrain`, one more traced step is split by time into its phases
    (`step_phases`): the forward, the backward (from the first matmul under
-   `gradient_tape/` to the last op there), and what runs after the last gradient (the optimizer's update,
-   which waits for the clip's global norm), each with its wall time and op time by kind.
+   `gradient_tape/` to the last op there), and what runs after the last gradient (the
+   optimizer's update, which waits for the clip's global norm), each with its wall time
+   and op time by kind.
 2. oneDNN's verbose log (`ONEDNN_VERBOSE=1`, in a child process: it must be set before
    TensorFlow starts): each primitive kind and implementation (e.g.
    `brg_matmul:avx512_core_bf16`), how often it ran and its summed time.
@@ -151,14 +152,12 @@ def step_phases(ops):
     # graph have no inputs from the forward and may run at the very start.
     first = min((op[0] for op in gradient if op_kind(op[3]) == "matmul"), default=gradient[0][0])
     last = max(op[1] for op in gradient)
-    ends = {"forward": first, "backward": last, "after": max(op[1] for op in ops)}
-    phases = {phase: collections.Counter() for phase in ends}
+    bounds = {"forward": (ops[0][0], first), "backward": (first, last), "after": (last, max(op[1] for op in ops))}
+    kinds = {phase: collections.Counter() for phase in bounds}
     for start, stop, _, op_type in ops:
         phase = "forward" if start < first else "backward" if start < last else "after"
-        phases[phase][op_kind(op_type)] += (stop - start) * 1e-9
-    begins = {"forward": ops[0][0], "backward": first, "after": last}
-    phases = {phase: ((ends[phase] - begins[phase]) * 1e-9, kinds) for phase, kinds in phases.items()}
-    return phases
+        kinds[phase][op_kind(op_type)] += (stop - start) * 1e-9
+    return {phase: ((end - begin) * 1e-9, kinds[phase]) for phase, (begin, end) in bounds.items()}
 
 
 def onednn_kernels(spec):
