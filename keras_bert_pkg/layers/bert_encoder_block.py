@@ -34,7 +34,11 @@ Args:
 
 Call args: `inputs` [batch, length, hidden]; `padding_mask` [batch, length] (true for
 real tokens); `attention_mask` [batch, length, length] (true where position i may
-attend to j), both optional; `training`.
+attend to j), both optional; `training`; `query_positions` (int [batch, queries],
+optional): compute the outputs at these positions only, [batch, queries, hidden], the
+same rows the whole output would hold there (every position is still a key and a value);
+a model that reads only some positions of its last layer (pre-training's masked LM)
+skips the rest of that layer's work.
 
 Example:
 >>> import numpy as np
@@ -42,6 +46,10 @@ Example:
 >>> y = block(np.zeros((1, 5, 16), "float32"), padding_mask=np.ones((1, 5), "bool"))
 >>> tuple(y.shape), tuple(block.query_dense.kernel.shape)
 ((1, 5, 16), (16, 16))
+>>> x = np.random.default_rng(0).normal(size=(1, 5, 16)).astype("float32")
+>>> rows = block(x, query_positions=np.array([[0, 3]]))
+>>> tuple(rows.shape), bool(np.allclose(rows, block(x).numpy()[:, [0, 3]], atol=1e-5))
+((1, 2, 16), True)
 """
 
 import re
@@ -140,39 +148,59 @@ class BertEncoderBlock(keras.layers.Layer):
         kernel = tf.cast(layer.kernel, self.compute_dtype)
         return bias_add(tf.matmul(x, kernel), tf.cast(layer.bias, self.compute_dtype))
 
-    def _query_key_value(self, x):
-        layers = (self.query_dense, self.key_dense, self.value_dense)
+    def _projections(self, x, layers):
+        """`x` projected by each of `layers`, concatenated on the last axis: one matmul
+        against the concatenated kernels (one projection a layer when quantized)."""
         if any(self._quantized(layer) for layer in layers):
             return tf.concat([self._project(x, layer) for layer in layers], axis=1)
         kernel = tf.concat([tf.cast(layer.kernel, self.compute_dtype) for layer in layers], axis=1)
         bias = tf.concat([tf.cast(layer.bias, self.compute_dtype) for layer in layers], axis=0)
         return bias_add(tf.matmul(x, kernel), bias)
 
+    def _heads(self, projected, batch, length, parts):
+        """[tokens, parts * hidden] -> `parts` tensors [batch, heads, length, head_dim]."""
+        head_dim = projected.shape[-1] // parts // self.num_heads
+        projected = tf.reshape(projected, [batch, length, parts, self.num_heads, head_dim])
+        # unstack, not [i]: the gradient of `parts` slices is `parts` zero-filled full-size
+        # tensors summed (StridedSliceGrad + AddN, ~10% of a bf16 training step); unstack's
+        # is one stack.
+        return tf.unstack(tf.transpose(projected, [2, 0, 3, 1, 4]), num=parts, axis=0)
+
     # --- forward ---------------------------------------------------------------------
-    def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
+    def call(self, inputs, padding_mask=None, attention_mask=None, training=None,
+             query_positions=None):
         shape = tf.shape(inputs)
         batch, length = shape[0], shape[1]
         hidden = inputs.shape[-1]
-        heads = self.num_heads
-        head_dim = hidden // heads
-        x = tf.reshape(tf.cast(inputs, self.compute_dtype), [-1, hidden])  # [tokens, hidden]
+        head_dim = hidden // self.num_heads
+        sequence = tf.cast(inputs, self.compute_dtype)
+        x = tf.reshape(sequence, [-1, hidden])  # [tokens, hidden]
 
         # Self-attention.
-        qkv = self._query_key_value(x)
-        qkv = tf.transpose(tf.reshape(qkv, [batch, length, 3, heads, head_dim]), [2, 0, 3, 1, 4])
-        # unstack, not qkv[i]: the gradient of three slices is three zero-filled full-size
-        # tensors summed (StridedSliceGrad + AddN, ~10% of a bf16 training step); unstack's
-        # is one stack.
-        query, key, value = tf.unstack(qkv, num=3, axis=0)  # [batch, heads, length, head_dim]
+        if query_positions is None:
+            queries = length
+            query, key, value = self._heads(
+                self._projections(x, (self.query_dense, self.key_dense, self.value_dense)),
+                batch, length, 3)
+        else:
+            # Only the rows at `query_positions` go on past the keys and values: each
+            # row's output depends on every key and value but on its own query alone.
+            key, value = self._heads(self._projections(x, (self.key_dense, self.value_dense)),
+                                     batch, length, 2)
+            x = tf.reshape(tf.gather(sequence, query_positions, batch_dims=1), [-1, hidden])
+            queries = tf.shape(query_positions)[1]
+            (query,) = self._heads(self._projections(x, (self.query_dense,)), batch, queries, 1)
+            if attention_mask is not None:
+                attention_mask = tf.gather(attention_mask, query_positions, batch_dims=1)
         # matmul, scale and mask as one oneDNN matmul with post-ops (TensorFlow's graph
         # optimizer fuses BatchMatMul * constant + addend): the mask is added, not selected.
         scale = tf.cast(1.0 / float(head_dim) ** 0.5, self.compute_dtype)
-        scores = tf.matmul(query, key, transpose_b=True) * scale  # [batch, heads, length, length]
+        scores = tf.matmul(query, key, transpose_b=True) * scale  # [batch, heads, queries, length]
         bias = _attention_bias(padding_mask, attention_mask, scores.dtype)
         if bias is not None:
             scores += bias
         probs = self.attention_dropout(tf.nn.softmax(scores, axis=-1), training=training)
-        context = tf.matmul(probs, value)  # [batch, heads, length, head_dim]
+        context = tf.matmul(probs, value)  # [batch, heads, queries, head_dim]
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, hidden])
         attended = self._project(context, self.attention_output_dense)
         attended = self.attention_output_dropout(attended, training=training)
@@ -188,10 +216,14 @@ class BertEncoderBlock(keras.layers.Layer):
             inner = self.activation(self._project(x, self.intermediate_dense))
         out = self.output_dropout(self._project(inner, self.output_dense), training=training)
         x = self.output_layer_norm(out + x)
-        return tf.reshape(x, [batch, length, hidden])
+        return tf.reshape(x, [batch, queries, hidden])
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    def compute_output_spec(self, inputs, padding_mask=None, attention_mask=None,
+                            training=None, query_positions=None):
+        shape = tuple(inputs.shape)
+        if query_positions is not None:
+            shape = (shape[0], query_positions.shape[1], shape[2])
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -134,32 +134,20 @@ class BertBackbone(keras.Model):
             dtype=dtype, name="pooled_dense",
         )
 
-        # === Functional model ===
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        mask = ops.cast(padding_mask, "bool")
+        embeddings_layers = (token_embedding, position_embedding, segment_embedding,
+                             embeddings_add, embeddings_norm, embeddings_dropout)
+        causal_mask = CausalAttentionMask(name="causal_attention_mask") if causal else None
 
-        tokens = token_embedding(token_ids)
-        x = embeddings_add(
-            [tokens, position_embedding(tokens), segment_embedding(segment_ids)]
-        )
-        x = embeddings_dropout(embeddings_norm(x))
-        attention_mask = CausalAttentionMask(name="causal_attention_mask")(x) if causal else None
-        encoder_outputs = []
-        for block in blocks:
-            x = block(x, padding_mask=mask, attention_mask=attention_mask)
-            encoder_outputs.append(x)
-        cls_vector = x[:, 0, :]
-        outputs = {"sequence_output": x, "pooled_output": pooled_dense(cls_vector)}
-        if return_all_layers:
-            outputs["encoder_outputs"] = encoder_outputs
-        super().__init__(
-            inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-            outputs=outputs,
-            dtype=dtype,
-            **kwargs,
-        )
+        # === Functional model ===
+        inputs = {
+            "token_ids": keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+            "segment_ids": keras.Input(shape=(None,), dtype="int32", name="segment_ids"),
+            "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
+        }
+        outputs = _encode(embeddings_layers, causal_mask, blocks, pooled_dense, inputs)
+        if not return_all_layers:
+            del outputs["encoder_outputs"]
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
         self.vocabulary_size = vocabulary_size
@@ -182,6 +170,34 @@ class BertBackbone(keras.Model):
         self.embeddings_layer_norm = embeddings_norm
         self.transformer_layers = blocks
         self.pooled_dense = pooled_dense
+        # Layers without weights, kept for the `output_positions` call.
+        self._embeddings_layers = embeddings_layers
+        self._causal_mask = causal_mask
+
+    def call(self, inputs, training=None, mask=None, output_positions=None):
+        """The functional graph, or with `output_positions` (int [batch, positions]) the
+        same encoder whose last block computes only those positions and [CLS]:
+        `sequence_output` is then [batch, positions, hidden], the rows the whole output
+        holds at those positions, and `pooled_output` is unchanged (the class doc)."""
+        if output_positions is None:
+            return super().call(inputs, training=training, mask=mask)
+        outputs = _encode(self._embeddings_layers, self._causal_mask, self.transformer_layers,
+                          self.pooled_dense, inputs, output_positions)
+        if not self.return_all_layers:
+            del outputs["encoder_outputs"]
+        return outputs
+
+    def compute_output_spec(self, inputs, training=None, mask=None, output_positions=None):
+        spec = super().compute_output_spec(inputs, training=training, mask=mask)
+        if output_positions is None:
+            return spec
+        batch, positions = output_positions.shape
+        rows = keras.KerasTensor((batch, positions, self.hidden_dim),
+                                 dtype=spec["sequence_output"].dtype)
+        spec = dict(spec, sequence_output=rows)
+        if self.return_all_layers:
+            spec["encoder_outputs"] = spec["encoder_outputs"][:-1] + [rows]
+        return spec
 
     def get_config(self):
         config = {
@@ -265,3 +281,30 @@ class BertBackbone(keras.Model):
             "segment_ids": np.zeros((batch_size, sequence_length), "int32"),
             "padding_mask": np.ones((batch_size, sequence_length), "int32"),
         }
+
+
+def _encode(embeddings_layers, causal_mask, blocks, pooled_dense, inputs, output_positions=None):
+    """BERT's forward pass on the backbone's layers (symbolic or real tensors): a dict of
+    `sequence_output`, `pooled_output` and `encoder_outputs` (every block's output).
+
+    With `output_positions`, the last block computes only [CLS] and those positions
+    (`BertEncoderBlock`'s `query_positions`), and `sequence_output` holds those positions.
+    """
+    token_embedding, position_embedding, segment_embedding, add, norm, dropout = embeddings_layers
+    mask = ops.cast(inputs["padding_mask"], "bool")
+    tokens = token_embedding(inputs["token_ids"])
+    x = add([tokens, position_embedding(tokens), segment_embedding(inputs["segment_ids"])])
+    x = dropout(norm(x))
+    attention_mask = causal_mask(x) if causal_mask is not None else None
+    encoder_outputs = []
+    for i, block in enumerate(blocks):
+        queries = None
+        if output_positions is not None and i == len(blocks) - 1:
+            positions = ops.cast(output_positions, "int32")
+            queries = ops.concatenate([ops.zeros_like(positions[:, :1]), positions], axis=1)
+        x = block(x, padding_mask=mask, attention_mask=attention_mask, query_positions=queries)
+        encoder_outputs.append(x)
+    if output_positions is not None:
+        encoder_outputs[-1] = x[:, 1:, :]
+    return {"sequence_output": encoder_outputs[-1], "pooled_output": pooled_dense(x[:, 0, :]),
+            "encoder_outputs": encoder_outputs}

@@ -18,8 +18,9 @@ _EPSILON = 1e-5  # the original's denominator guard of the masked-LM mean
 class BertPretrainer(BertTask):
     """A `BertBackbone` with the two pre-training heads of the paper (section 3.1).
 
-    - Masked LM (`masked_lm_head`, keras-hub `MaskedLMHead`): gathers the hidden states
-      at `masked_lm_positions` only, then dense (hidden size, the backbone's GELU) and
+    - Masked LM (`masked_lm_head`, keras-hub `MaskedLMHead`): the hidden states at
+      `masked_lm_positions` only (the backbone's last block computes no other rows but
+      [CLS]'s: `BertBackbone.call`'s `output_positions`), then dense (hidden size, the backbone's GELU) and
       LayerNorm (the backbone's epsilon, 1e-12), then the output projection **tied** to
       `backbone.token_embedding` (the transposed embedding matrix) plus an output bias
       (`output_bias`, shape [vocabulary_size]).
@@ -83,11 +84,14 @@ class BertPretrainer(BertTask):
 
         inputs = dict(backbone.input)
         inputs["masked_lm_positions"] = keras.Input(shape=(None,), dtype="int32", name="masked_lm_positions")
-        features = backbone({k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")})
-        outputs = {
-            "mlm_logits": masked_lm_head(features["sequence_output"],
-                                         mask_positions=inputs["masked_lm_positions"]),
-        }
+        # The backbone's last block computes only the masked positions and [CLS], the
+        # rows the heads read (`BertBackbone.call`'s `output_positions`): its
+        # `sequence_output` is [batch, predictions, hidden], row j at masked position j.
+        positions = inputs["masked_lm_positions"]
+        features = backbone({k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")},
+                            output_positions=positions)
+        rows = ops.cumsum(ops.ones_like(positions), axis=1) - 1  # 0, 1, ... in every row
+        outputs = {"mlm_logits": masked_lm_head(features["sequence_output"], mask_positions=rows)}
         if next_sentence:
             outputs["nsp_logits"] = next_sentence_head(features["pooled_output"])
         super().__init__(inputs=inputs, outputs=outputs, backbone=backbone, **kwargs)

@@ -105,6 +105,33 @@ class BertEncoderBlockTest(TestCase):
             np.testing.assert_allclose(mine_gradient, gradient.reshape(mine_gradient.shape),
                                        atol=2e-4, rtol=1e-4, err_msg=path)
 
+    def test_query_positions_give_the_same_rows_and_gradients(self):
+        _, ours = _pair()
+        x, mask = _inputs()
+        positions = np.array([[0, 3, 3], [6, 1, 0], [0, 1, 5]], "int32")  # repeats, padding
+        causal = np.tril(np.ones((7, 7), bool))[None].repeat(3, axis=0)
+        for attention_mask in (None, causal):
+            full = ours(x, padding_mask=mask, attention_mask=attention_mask).numpy()
+            rows = ours(x, padding_mask=mask, attention_mask=attention_mask, query_positions=positions)
+            self.assertEqual(tuple(rows.shape), (3, 3, HIDDEN))
+            np.testing.assert_allclose(rows.numpy(), np.take_along_axis(full, positions[..., None], 1),
+                                       atol=2e-5, rtol=1e-5)
+        target = np.random.default_rng(2).normal(size=(3, 3, HIDDEN)).astype("float32")
+        xt = tf.constant(x)
+
+        def grads(read_rows):
+            with tf.GradientTape() as tape:
+                tape.watch(xt)
+                if read_rows:
+                    out = ours(xt, padding_mask=mask, training=True, query_positions=positions)
+                else:
+                    out = tf.gather(ours(xt, padding_mask=mask, training=True), positions, batch_dims=1)
+                loss = tf.reduce_sum(out * target)
+            return tape.gradient(loss, [xt] + ours.trainable_variables)
+
+        for mine, reference in zip(grads(True), grads(False)):
+            np.testing.assert_allclose(np.asarray(mine), np.asarray(reference), atol=2e-4, rtol=1e-4)
+
     def test_dropout_active_only_in_training(self):
         _, ours = _pair(dropout=0.5)
         x, mask = _inputs()

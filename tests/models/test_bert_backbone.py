@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_bert_pkg import BertBackbone
 from keras_bert_pkg.models.bert_architectures import BACKBONE_ARCHITECTURES
@@ -105,6 +106,40 @@ class BertBackboneTest(TestCase):
         self.assertLen(out["encoder_outputs"], 3)
         np.testing.assert_allclose(out["encoder_outputs"][-1], out["sequence_output"])
         self.run_model_test(backbone, _inputs(), fit=False)
+
+    def test_output_positions(self):
+        # The pre-training call: the last block computes [CLS] and the given positions
+        # only; the rows, the pooled output and every gradient are the whole pass's.
+        backbone = BertBackbone(**tiny_backbone_config(num_layers=3, return_all_layers=True))
+        x = _inputs()
+        positions = np.array([[1, 5, 0], [7, 2, 2]], "int32")
+        full = backbone(x)
+        out = backbone(x, output_positions=positions)
+        gathered = np.take_along_axis(full["sequence_output"].numpy(), positions[..., None], 1)
+        np.testing.assert_allclose(out["sequence_output"], gathered, atol=2e-5)
+        np.testing.assert_allclose(out["pooled_output"], full["pooled_output"], atol=2e-5)
+        np.testing.assert_allclose(out["encoder_outputs"][1], full["encoder_outputs"][1])
+        np.testing.assert_allclose(out["encoder_outputs"][-1], out["sequence_output"])
+        target = np.random.default_rng(1).normal(size=gathered.shape).astype("float32")
+
+        def grads(use_positions):
+            with tf.GradientTape() as tape:
+                if use_positions:
+                    o = backbone(x, output_positions=positions, training=True)
+                    rows = o["sequence_output"]
+                else:
+                    o = backbone(x, training=True)
+                    rows = tf.gather(o["sequence_output"], positions, batch_dims=1)
+                loss = tf.reduce_sum(rows * target) + tf.reduce_sum(o["pooled_output"])
+            return tape.gradient(loss, backbone.trainable_variables)
+
+        for variable, mine, reference in zip(backbone.trainable_variables, grads(True), grads(False)):
+            np.testing.assert_allclose(tf.convert_to_tensor(mine), tf.convert_to_tensor(reference),
+                                       atol=2e-5, rtol=1e-4, err_msg=variable.path)
+        # In a functional graph (as BertPretrainer builds it) the rows' shape is known.
+        inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in x}
+        symbolic = backbone(inputs, output_positions=keras.Input((3,), dtype="int32"))
+        self.assertEqual(tuple(symbolic["sequence_output"].shape), (None, 3, 32))
 
     def test_mixed_precision(self):
         backbone = BertBackbone(**tiny_backbone_config(dtype="mixed_bfloat16"))
