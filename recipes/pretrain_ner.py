@@ -47,6 +47,7 @@ from keras_bert_pkg.data.conll import TAGGED_FORMATS, read_tagged, split_off_las
 from keras_bert_pkg.data.pretraining_documents import tagged_text_documents, write_text_documents  # noqa: E402
 from keras_bert_pkg.models.bert_architectures import BACKBONE_ARCHITECTURES  # noqa: E402
 from keras_bert_pkg.training.precision import PRECISIONS  # noqa: E402
+from keras_bert_pkg.training.run_keys import changed_settings  # noqa: E402
 
 RECIPES = os.path.dirname(os.path.abspath(__file__))
 PROJECT_ROOT = os.path.dirname(RECIPES)
@@ -201,9 +202,7 @@ def start_record(out, args):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
         # A flag added since that run (absent from its record) matches while it is off.
-        changed = sorted(k for k in set(args) | set(record["args"])
-                         if k not in NOT_TRAINING and args.get(k) != record["args"].get(k)
-                         and (k in record["args"] or args.get(k)))
+        changed = changed_settings(record["args"], args, ignore=NOT_TRAINING)
         if changed:
             raise SystemExit(f"{path}: this folder holds a chain run with other training arguments "
                              f"({', '.join('--' + k for k in changed)}); use another --output_dir.")

@@ -36,6 +36,7 @@ import keras  # noqa: F401  (the doctest's model)
 
 from keras_bert_pkg.atomic_files import atomic_path, atomic_write
 from keras_bert_pkg.training.run_artifacts import process_cpu_seconds
+from keras_bert_pkg.training.run_keys import same_run
 
 # The paper's fine-tuning grid (appendix A.3).
 PAPER_GRID = {"learning_rates": (5e-5, 3e-5, 2e-5), "batch_sizes": (16, 32), "epochs": (2, 3, 4)}
@@ -106,7 +107,7 @@ def _read_state(folder, key, trials):
         return []
     with open(path, encoding="utf-8") as f:
         state = json.load(f)
-    if state.get("key") != key or state.get("trials") != [t.name for t in trials]:
+    if not same_run(state.get("key"), key) or state.get("trials") != [t.name for t in trials]:
         raise ValueError(f"{path} is the record of another search (settings {state.get('key')!r}, "
                          f"trials {state.get('trials')}); remove it or use another output folder.")
     return state["runs"]

@@ -10,7 +10,8 @@ again with the same command continues after its last finished epoch and ends wit
 same weights, dev metrics and curves as a run that was never stopped.
 
 Each checkpoint records the run's settings (`run_key`): a checkpoint folder that holds
-another run's checkpoint is an error, never a silent mix of two runs.
+another run's checkpoint is an error, never a silent mix of two runs. A flag added since
+the checkpoint was written matches while this run leaves it off (`run_keys.same_run`).
 
 Example:
 >>> import tempfile
@@ -34,6 +35,7 @@ import numpy as np  # noqa: F401  (the doctest's data)
 import tensorflow as tf  # noqa: F401  (the doctest's data)
 
 from keras_bert_pkg.training.resumable_checkpoint import ResumableCheckpoint
+from keras_bert_pkg.training.run_keys import same_run
 from keras_bert_pkg.training.stop_after_steps import StopAfterSteps
 
 
@@ -96,7 +98,7 @@ def fine_tune_resumably(model, dataset, steps_per_epoch, total_steps, checkpoint
     start = 0
     if checkpoint is not None and checkpoint.latest_step() is not None:
         state = checkpoint.restore()
-        if state.get("run") != run_key:
+        if not same_run(state.get("run"), run_key):
             raise ValueError(
                 f"{checkpoint_dir} holds the checkpoint of another run (saved with settings "
                 f"{state.get('run')!r}, this run's are {run_key!r}); remove it or use another output folder.")
