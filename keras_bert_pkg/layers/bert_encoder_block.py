@@ -225,6 +225,9 @@ class BertEncoderBlock(keras.layers.Layer):
             shape = (shape[0], query_positions.shape[1], shape[2])
         return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
+    def compute_output_shape(self, input_shape):
+        return input_shape  # without `query_positions`
+
     def get_config(self):
         config = super().get_config()
         config.update({
@@ -239,7 +242,7 @@ class BertEncoderBlock(keras.layers.Layer):
 
 
 def _attention_bias(padding_mask, attention_mask, dtype):
-    """[batch, 1, 1 or length, length] additive scores bias (0 = attend, a large negative
+    """[batch, 1, 1 or queries, length] additive scores bias (0 = attend, a large negative
     number where keras.layers.Softmax would mask: -1e9, or -0.7 x float16's max), or None."""
     mask = None
     if padding_mask is not None:

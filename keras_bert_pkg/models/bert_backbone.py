@@ -301,7 +301,8 @@ def _encode(embeddings_layers, causal_mask, blocks, pooled_dense, inputs, output
         queries = None
         if output_positions is not None and i == len(blocks) - 1:
             positions = ops.cast(output_positions, "int32")
-            queries = ops.concatenate([ops.zeros_like(positions[:, :1]), positions], axis=1)
+            cls = ops.zeros_like(ops.sum(positions, axis=1, keepdims=True))  # [batch, 1]
+            queries = ops.concatenate([cls, positions], axis=1)
         x = block(x, padding_mask=mask, attention_mask=attention_mask, query_positions=queries)
         encoder_outputs.append(x)
     if output_positions is not None:

@@ -3,12 +3,14 @@
 Checkpoints of fine-tuning (`fine_tune_resumably`), hyperparameter searches and the
 pre-train-then-tag chain record the settings of their run, and a run started again
 resumes only from its own record. A record written before a flag existed does not
-name it; the flag then matches while this run leaves it off (None, False, 0, ""),
-which is the behaviour the run had before the flag was added, so a package upgrade
-that adds a flag does not strand a half-done run.
+name it; the flag then matches while this run leaves it off (a false value: None,
+False, 0, "" or empty), the behaviour the run had before the flag was added, so a
+package upgrade that adds a flag does not strand a half-done run (and a flag since
+removed matches while the record has it off).
 
 Two forms of a record: a dict of settings (`changed_settings`) and the run-key string
-`recipe_flags.run_key` writes, `name=repr(value)` items joined by spaces (`same_run`).
+`recipe_flags.run_key` writes, `name=repr(value)` items joined by spaces (`same_run`
+reads it back into a dict, so both forms follow the one rule).
 
 Example:
 >>> same_run("epochs=3 seed=0", "entity_replacement=False epochs=3 seed=0")
@@ -21,10 +23,10 @@ True
 ['epochs']
 """
 
+import ast
 import re
 
-_NAMES = re.compile(r"(?:^| )(\w+)=")
-_OFF_ITEM = re.compile(r"(?:^| )(\w+)=(?:None|False|0|0\.0|''|\[\]|\(\))(?= |$)")
+_ITEM_START = re.compile(r"(?:^| )(\w+)=")
 
 
 def changed_settings(saved, current, ignore=()):
@@ -40,15 +42,34 @@ def changed_settings(saved, current, ignore=()):
 
 def same_run(saved, key):
     """Whether a saved run key (`recipe_flags.run_key`'s string) names the run of `key`:
-    equal once each side's items that are off and that the other side does not name are
-    left out."""
+    the same settings but for names one side lacks and the other leaves off. A key that
+    is not of that form matches only itself."""
     if saved == key:
         return True
-    if not isinstance(saved, str) or not isinstance(key, str):
+    saved_settings, settings = read_run_key(saved), read_run_key(key)
+    if saved_settings is None or settings is None:
         return False
-    return _without_unshared_off(saved, key) == _without_unshared_off(key, saved)
+    return not changed_settings(saved_settings, settings)
 
 
-def _without_unshared_off(key, other):
-    named = set(_NAMES.findall(other))
-    return _OFF_ITEM.sub(lambda m: m.group(0) if m.group(1) in named else "", key).strip()
+def read_run_key(key):
+    """The `{name: value}` of a run key, or None when `key` is not one. Items are cut at
+    the ` name=` marks whose value before them reads as one Python literal, so a mark
+    inside a quoted value (a path holding " x=None") stays in its value."""
+    if not isinstance(key, str):
+        return None
+    marks = list(_ITEM_START.finditer(key))
+    if not marks or marks[0].start() != 0:
+        return None
+    settings, current = {}, marks[0]
+    for mark in marks[1:] + [None]:
+        text = key[current.end():mark.start() if mark is not None else len(key)]
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            if mark is None:
+                return None
+            continue  # `mark` lies inside this value
+        settings[current.group(1)] = value
+        current = mark
+    return settings

@@ -120,6 +120,9 @@ class BertBackboneTest(TestCase):
         np.testing.assert_allclose(out["pooled_output"], full["pooled_output"], atol=2e-5)
         np.testing.assert_allclose(out["encoder_outputs"][1], full["encoder_outputs"][1])
         np.testing.assert_allclose(out["encoder_outputs"][-1], out["sequence_output"])
+        none = backbone(x, output_positions=np.zeros((2, 0), "int32"))  # [CLS] only
+        self.assertEqual(tuple(none["sequence_output"].shape), (2, 0, 32))
+        np.testing.assert_allclose(none["pooled_output"], full["pooled_output"], atol=2e-5)
         target = np.random.default_rng(1).normal(size=gathered.shape).astype("float32")
 
         def grads(use_positions):

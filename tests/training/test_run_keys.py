@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from keras_bert_pkg.training.recipe_flags import run_key
 from keras_bert_pkg.training.resumable_fine_tuning import fine_tune_resumably
-from keras_bert_pkg.training.run_keys import changed_settings, same_run
+from keras_bert_pkg.training.run_keys import changed_settings, read_run_key, same_run
 from tests.test_case import TestCase
 
 SETTINGS = dict(task="mrpc", data_dir="/data/my glue x=None", learning_rate=3e-5, epochs=3.0,
@@ -34,6 +34,12 @@ class RunKeysTest(TestCase):
                         dict(keep_best_epoch=True), dict(init_checkpoint="weights/x"),
                         dict(max_train_examples=64), dict(data_dir="/data/my glue")):
             self.assertFalse(same_run(old, _key(**changed)), changed)
+        # a mark inside a quoted value is part of the value, not an item
+        self.assertFalse(same_run(_key(data_dir="/d x=None y"), _key(data_dir="/d y")))
+        self.assertTrue(same_run(_key(data_dir="/d x=1"), _key(data_dir="/d x=1", x=None)))
+        self.assertEqual(read_run_key(_key(data_dir="/d x=None y'z"))["data_dir"], "/d x=None y'z")
+        self.assertIsNone(read_run_key("not a key"))
+        self.assertFalse(same_run("lr=inf", "lr=inf x=None"))  # not literals: only equal keys match
         # an off value the saved key names is compared as any other value
         self.assertFalse(same_run(_key(dropout=None), _key(dropout=0.1)))
         self.assertFalse(same_run(None, old))
