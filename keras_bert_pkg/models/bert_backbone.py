@@ -144,9 +144,7 @@ class BertBackbone(keras.Model):
             "segment_ids": keras.Input(shape=(None,), dtype="int32", name="segment_ids"),
             "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
         }
-        outputs = _encode(embeddings_layers, causal_mask, blocks, pooled_dense, inputs)
-        if not return_all_layers:
-            del outputs["encoder_outputs"]
+        outputs = _encode(embeddings_layers, causal_mask, blocks, pooled_dense, inputs, return_all_layers)
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
@@ -181,11 +179,8 @@ class BertBackbone(keras.Model):
         holds at those positions, and `pooled_output` is unchanged (the class doc)."""
         if output_positions is None:
             return super().call(inputs, training=training, mask=mask)
-        outputs = _encode(self._embeddings_layers, self._causal_mask, self.transformer_layers,
-                          self.pooled_dense, inputs, output_positions)
-        if not self.return_all_layers:
-            del outputs["encoder_outputs"]
-        return outputs
+        return _encode(self._embeddings_layers, self._causal_mask, self.transformer_layers,
+                       self.pooled_dense, inputs, self.return_all_layers, output_positions)
 
     def compute_output_spec(self, inputs, training=None, mask=None, output_positions=None):
         spec = super().compute_output_spec(inputs, training=training, mask=mask)
@@ -283,9 +278,11 @@ class BertBackbone(keras.Model):
         }
 
 
-def _encode(embeddings_layers, causal_mask, blocks, pooled_dense, inputs, output_positions=None):
+def _encode(embeddings_layers, causal_mask, blocks, pooled_dense, inputs, return_all_layers,
+            output_positions=None):
     """BERT's forward pass on the backbone's layers (symbolic or real tensors): a dict of
-    `sequence_output`, `pooled_output` and `encoder_outputs` (every block's output).
+    `sequence_output`, `pooled_output` and, with `return_all_layers`, `encoder_outputs`
+    (every block's output).
 
     With `output_positions`, the last block computes only [CLS] and those positions
     (`BertEncoderBlock`'s `query_positions`), and `sequence_output` holds those positions.
@@ -307,5 +304,7 @@ def _encode(embeddings_layers, causal_mask, blocks, pooled_dense, inputs, output
         encoder_outputs.append(x)
     if output_positions is not None:
         encoder_outputs[-1] = x[:, 1:, :]
-    return {"sequence_output": encoder_outputs[-1], "pooled_output": pooled_dense(x[:, 0, :]),
-            "encoder_outputs": encoder_outputs}
+    outputs = {"sequence_output": encoder_outputs[-1], "pooled_output": pooled_dense(x[:, 0, :])}
+    if return_all_layers:
+        outputs["encoder_outputs"] = encoder_outputs
+    return outputs
