@@ -118,14 +118,14 @@ def matmul_limit(precision, m, k, n, repeats=5):
 
     Returns: dict `tensorflow`, `torch` (None when not installed) and `best`.
     """
-    dtype = "bfloat16" if precision in ("mixed_bfloat16", "bfloat16") else "float32"
+    dtype = {"mixed_bfloat16": "bfloat16", "bfloat16": "bfloat16", "mixed_float16": "float16"}.get(precision, "float32")
     flops = 2.0 * m * k * n / 1e9
     a = tf.cast(tf.random.stateless_normal((m, k), seed=(1, 2)), dtype)
     b = tf.cast(tf.random.stateless_normal((k, n), seed=(3, 4)), dtype)
     matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)[:1, :1]))
     rates = {"tensorflow": _best_rate(lambda: matmul(a, b).numpy(), flops, repeats), "torch": None}
     torch = optional_module("torch")
-    if torch is not None:
+    if torch is not None and dtype != "float16":  # PyTorch here is the CPU build: no GPU float16
         ta = torch.randn(m, k).to(getattr(torch, dtype))
         tb = torch.randn(k, n).to(getattr(torch, dtype))
         with torch.inference_mode():

@@ -156,6 +156,36 @@ class BenchmarksSmokeTest(TestCase):
         self.assertGreater(report["memory"]["after_warmup_mib"], 0)
         self.assertEqual(report["server_imports_besides_tensorflow"], [])
 
+    def test_gpu_throughput(self):
+        """The GPU script's whole path (mixed_float16, XLA, a child process per measurement) at
+        tiny sizes on whatever device is here, so that a lent GPU's minutes go to measuring."""
+        from benchmarks import gpu_throughput
+
+        report = self._run(gpu_throughput, "--pretrain_case", "tiny:2:16", "--predictions", "3",
+                           "--inference_case", "tiny:2:16", "--peers", "", "--min_sample_seconds", "0")
+        self.assertEqual({(r["implementation"], r["precision"]) for r in report["rows"]}, {("ours + XLA", "fp16")})
+        self.assertEqual([(b["job"], b["case"]) for b in report["beside_nvidia"]],
+                         [("pretrain", "pretrain tiny b2 s16 p3"), ("inference", "inference tiny b2 s16")])
+        for row, beside in zip(report["rows"], report["beside_nvidia"]):
+            self.assertAlmostEqual(beside["ratio"], row["items_per_s"] / beside["nvidia_a100_seq_per_s"], places=2)
+        self._assert_timed(report)
+
+    def test_gpu_throughput_halves_a_batch_that_does_not_fit(self):
+        from benchmarks.gpu_throughput import largest_fitting_batch
+
+        tried = []
+
+        def run(batch):
+            tried.append(batch)
+            return {"failed": "ResourceExhaustedError: OOM when allocating tensor"} if batch > 100 else {"items": batch}
+
+        self.assertEqual(largest_fitting_batch(run, 312), (78, {"items": 78}))
+        self.assertEqual(tried, [312, 156, 78])
+        # another failure is reported as it is, not retried at a smaller batch
+        self.assertEqual(largest_fitting_batch(lambda b: {"failed": "ValueError: bad case"}, 8),
+                         (8, {"failed": "ValueError: bad case"}))
+        self.assertEqual(largest_fitting_batch(lambda b: {"failed": "OOM"}, 1), (1, {"failed": "OOM"}))
+
     @pytest.mark.slow
     def test_training_step(self):
         from benchmarks import training_step
