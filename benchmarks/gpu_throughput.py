@@ -16,7 +16,13 @@ not fit in the GPU's memory is halved until it does, and the table says the batc
 A different GPU than the A100 (an H100 or H200) makes the ratio to NVIDIA's figure a
 statement about that GPU too; the ratio to Model Garden is within one run.
 
-Command (a machine with a GPU; about 5 minutes, most of it XLA compiling BERT-Large):
+NVIDIA's inference figure is of its SQuAD model (the encoder and a span head), ours of
+the encoder alone (the span head is one [hidden, 2] projection). With no GPU the script
+stops, unless `--allow_cpu` (its test) says to time the CPU.
+
+Command (a machine with a GPU and this project's environment; about 5 minutes when the
+default batches fit, most of it XLA compiling BERT-Large; the JSON report goes to
+runs/bench/gpu_throughput.json):
     python benchmarks/gpu_throughput.py
 """
 
@@ -34,12 +40,27 @@ from benchmarks.training_step import model_garden_step, ours_step, pretraining_b
 
 TITLE = "GPU throughput beside NVIDIA's TF2 BERT (A100 80GB)"
 NVIDIA_A100 = {"pretrain": 485.59, "inference": 1786.25}  # sequences/s, one GPU (README above)
-OUT_OF_MEMORY = ("RESOURCE_EXHAUSTED", "ResourceExhausted", "out of memory", "OOM")
+NVIDIA_BATCH = {"pretrain": 312, "inference": 8}
+# how running out of GPU memory reads (TensorFlow, XLA, cuBLAS/cuDNN), compared in lower case
+OUT_OF_MEMORY = ("resource_exhausted", "resourceexhausted", "out of memory", "oom when allocating",
+                 "failed to allocate", "alloc_failed", "dst tensor is not initialized")
+
+
+def out_of_memory(text):
+    """Whether an error text says the device ran out of memory.
+
+    >>> out_of_memory("ResourceExhaustedError: OOM when allocating tensor"), out_of_memory("ValueError: bad case")
+    (True, False)
+    """
+    return any(mark in text.lower() for mark in OUT_OF_MEMORY)
 
 
 def measure(spec):
     """Builds one implementation for one job at one batch and times it; a JSON-able dict of
-    its `Timing` fields. Runs in a child process (`--child`)."""
+    its `Timing` fields, or of its failure (`failed`, `out_of_memory`). Runs in a child
+    process (`--child`)."""
+    import tensorflow as tf
+
     size, batch, length = parse_case(spec["case"])
     common.set_policies(spec["precision"])
     try:
@@ -50,10 +71,14 @@ def measure(spec):
         else:
             step = build_forward("ours", size, random_inputs(batch, length), spec["precision"], jit=spec["xla"])
         step()  # traces and compiles; running out of memory shows here
+        t = common.time_interleaved({spec["impl"]: step}, batch, repeats=spec["repeats"], warmup=spec["warmup"],
+                                    min_sample_seconds=spec["min_sample_seconds"])[spec["impl"]]
+    except Exception as e:  # reported to the parent, which may retry at a smaller batch
+        text = f"{type(e).__name__}: {e}"
+        return {"failed": " ".join(text.split())[:300],
+                "out_of_memory": isinstance(e, tf.errors.ResourceExhaustedError) or out_of_memory(text)}
     finally:
         common.set_policies("float32")
-    t = common.time_interleaved({spec["impl"]: step}, batch, repeats=spec["repeats"], warmup=spec["warmup"],
-                                min_sample_seconds=spec["min_sample_seconds"])[spec["impl"]]
     return {"items": t.items, "calls": t.calls, "wall": t.wall, "cpu": t.cpu}
 
 
@@ -69,7 +94,7 @@ def largest_fitting_batch(run, batch):
     while True:
         result = run(batch)
         failure = result.get("failed", "")
-        if not failure or batch == 1 or not any(mark in failure for mark in OUT_OF_MEMORY):
+        if not failure or batch == 1 or not (result.get("out_of_memory") or out_of_memory(failure)):
             return batch, result
         print(f"  batch {batch} does not fit ({failure[:120]}); trying {batch // 2}", flush=True)
         batch //= 2
@@ -83,6 +108,8 @@ def gpu_names():
 
 
 def main(argv=None):
+    import tensorflow as tf
+
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--pretrain_case", default="large:312:128",
                         help="size:batch:length of the pre-training step (NVIDIA's phase 1: 312 a GPU)")
@@ -90,63 +117,88 @@ def main(argv=None):
     parser.add_argument("--inference_case", default="base:8:128", help="size:batch:length of inference")
     parser.add_argument("--precision", default="mixed_float16")
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=True,
-                        help="compile ours with XLA (jit_compile=True)")
+                        help="compile ours with XLA (jit_compile=True); if that fails other than by "
+                             "memory, ours is timed without it")
     parser.add_argument("--peers", default="model_garden", help="model_garden, or empty")
     parser.add_argument("--min_sample_seconds", type=float, default=2.0)
+    parser.add_argument("--allow_cpu", action="store_true", help="time the CPU when no GPU is found")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    # float16 loss scaling starts high and skips the first updates that overflow: warm up past them
+    parser.set_defaults(warmup=5, json=str(Path(__file__).resolve().parents[1] / "runs" / "bench" / "gpu_throughput.json"))
     args = parser.parse_args(argv)
     if args.child:
         print("RESULT " + json.dumps(measure(json.loads(args.child))), flush=True)
         return None
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus and not args.allow_cpu:
+        parser.error("no GPU found (TensorFlow lists none: is its CUDA build installed?); "
+                     "--allow_cpu times the CPU instead")
+    for gpu in gpus:  # this process measures the GEMM rates only: leave the memory to the children
+        tf.config.experimental.set_memory_growth(gpu, True)
     info = common.start(TITLE, args)
     info["gpus"] = gpu_names()
     print("GPUs: " + (", ".join(info["gpus"]) or "none (the figures below are the CPU's)"), flush=True)
     precision = common.short_precision(args.precision)
-    ours_name = "ours + XLA" if args.xla else "ours"
-    jobs = [("pretrain", args.pretrain_case, "ours", ours_name)]
+    rows, comparisons, notes, beside_nvidia, batches = [], [], [], [], {}
+    ours_pretraining = None  # its row: Model Garden is compared with it at the same batch
+    jobs = [("pretrain", args.pretrain_case, "ours")]
     if "model_garden" in args.peers:
-        jobs.append(("pretrain", args.pretrain_case, "Model Garden", "Model Garden"))
-    jobs.append(("inference", args.inference_case, "ours", ours_name))
-    rows, comparisons, notes, beside_nvidia = [], [], [], []
-    by_job = {}
-    for job, case_text, impl, name in jobs:
+        jobs.append(("pretrain", args.pretrain_case, "Model Garden"))
+    jobs.append(("inference", args.inference_case, "ours"))
+    for job, case_text, impl in jobs:
         size, batch, length = parse_case(case_text)
+        batch = batches.get(job, batch)  # the peer starts at the batch ours ran
 
-        def run(b):
+        def run(b, xla):
             spec = {"job": job, "impl": impl, "case": f"{size}:{b}:{length}", "precision": args.precision,
-                    "predictions": args.predictions, "xla": args.xla, "repeats": args.repeats,
+                    "predictions": args.predictions, "xla": xla, "repeats": args.repeats,
                     "warmup": args.warmup, "min_sample_seconds": args.min_sample_seconds}
             return common.run_in_child(Path(__file__).resolve(), spec)
 
-        print(f"\n{job} {case_text}, {args.precision}: {name}", flush=True)
-        batch, result = largest_fitting_batch(run, batch)
+        xla = args.xla and impl == "ours"
+        print(f"\n{job} {case_text}, {args.precision}: {impl}{' + XLA' if xla else ''}", flush=True)
+        ran, result = largest_fitting_batch(lambda b: run(b, xla), batch)
+        if "failed" in result and xla and not result.get("out_of_memory"):
+            notes.append(f"{job} ours + XLA: {result['failed']}; timed without XLA")
+            print(f"  with XLA: FAILED ({result['failed']}); again without it", flush=True)
+            xla = False
+            ran, result = largest_fitting_batch(lambda b: run(b, xla), batch)
         if "failed" in result:
-            notes.append(f"{job} {name}: {result['failed']}")
+            notes.append(f"{job} {impl}: {result['failed']}")
             print(f"  FAILED ({result['failed']})", flush=True)
             continue
-        case = f"{job} {size} b{batch} s{length}" + (f" p{args.predictions}" if job == "pretrain" else "")
+        batches.setdefault(job, ran)
+        name = impl + (" + XLA" if xla else "")
+        case = f"{job} {size} b{ran} s{length}" + (f" p{args.predictions}" if job == "pretrain" else "")
         passes = 3 if job == "pretrain" else 1  # a training step is about 3 forward passes
-        limit = case_limit(size, batch, length, args.precision, args.no_gemm)
+        # on a GPU one matmul a timed call measures its launch more than its rate: no limit there
+        limit = 0.0 if gpus else case_limit(size, ran, length, args.precision, args.no_gemm)
         row = common.Row(case, name, precision, common.Timing(name, result["items"], result["calls"],
                                                               result["wall"], result["cpu"]),
                          gflop_per_item=passes * forward_gflop(size, length), limit_gflops=limit)
         rows.append(row)
-        by_job.setdefault(job, {})[impl] = row
-        print(f"  {name}: {row.timing.items_per_second:.2f} seq/s at batch {batch}", flush=True)
+        print(f"  {name}: {row.timing.items_per_second:.2f} seq/s at batch {ran}", flush=True)
         if impl == "ours":
             beside_nvidia.append({"job": job, "case": case, "ours_seq_per_s": round(row.timing.items_per_second, 2),
-                                  "nvidia_a100_seq_per_s": NVIDIA_A100[job],
+                                  "nvidia_a100_seq_per_s": NVIDIA_A100[job], "nvidia_batch": NVIDIA_BATCH[job],
                                   "ratio": round(row.timing.items_per_second / NVIDIA_A100[job], 3)})
-    if "Model Garden" in by_job.get("pretrain", {}) and "ours" in by_job["pretrain"]:
-        comparisons.append((by_job["pretrain"]["ours"], by_job["pretrain"]["Model Garden"]))
-    print("\n| job | case | ours seq/s | NVIDIA A100 seq/s | ours / NVIDIA |\n|---|---|---:|---:|---:|")
+            ours_pretraining = row if job == "pretrain" else ours_pretraining
+        elif ours_pretraining is not None and ours_pretraining.case == case:
+            comparisons.append((ours_pretraining, row))
+        else:
+            notes.append(f"Model Garden ({case}) not compared: ours' pre-training "
+                         + (f"ran at another batch ({ours_pretraining.case})" if ours_pretraining else "failed"))
+    print("\n| job | case | ours seq/s | NVIDIA A100 seq/s (batch) | ours / NVIDIA |\n|---|---|---:|---:|---:|")
     for b in beside_nvidia:
-        print(f"| {b['job']} | {b['case']} | {b['ours_seq_per_s']:.2f} | {b['nvidia_a100_seq_per_s']:.2f} | "
-              f"{b['ratio']:.2f}x |")
+        print(f"| {b['job']} | {b['case']} | {b['ours_seq_per_s']:.2f} | {b['nvidia_a100_seq_per_s']:.2f} "
+              f"({b['nvidia_batch']}) | {b['ratio']:.2f}x |")
     notes += [f"GPUs: {', '.join(info['gpus']) or 'none'}",
               "NVIDIA's pre-training figure applies LAMB once per 256 accumulated batches; ours applies "
               "AdamW every step",
-              "Model Garden: BertPretrainerV2 in one tf.function, without XLA (its default)"]
+              "NVIDIA's inference figure is its SQuAD model's (encoder + span head); ours is the encoder's"]
+    if "model_garden" in args.peers:
+        notes.append("Model Garden: BertPretrainerV2 in one tf.function, without XLA (its default), "
+                     "loss-scaled in float16 as its trainer does")
     return common.finish(TITLE, info, args, rows, comparisons, "seq", notes, extra={"beside_nvidia": beside_nvidia})
 
 

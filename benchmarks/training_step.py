@@ -112,12 +112,19 @@ def model_garden_step(task, size, x, y):
                 labels, tf.cast(outputs, tf.float32), from_logits=True))
 
     inputs = {k: tf.constant(v) for k, v in inputs.items()}
+    # float16 needs loss scaling; Model Garden's trainer wraps its optimizer so (base_task.py)
+    scaled = tf_keras.mixed_precision.global_policy().name == "mixed_float16"
+    if scaled:
+        optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
 
     @tf.function
     def step():
         with tf.GradientTape() as tape:
             loss = loss_fn(model(inputs, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
+            scaled_loss = optimizer.get_scaled_loss(loss) if scaled else loss
+        grads = tape.gradient(scaled_loss, model.trainable_variables)
+        if scaled:
+            grads = optimizer.get_unscaled_gradients(grads)
         grads, _ = tf.clip_by_global_norm(grads, 1.0)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss

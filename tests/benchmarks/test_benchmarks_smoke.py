@@ -157,12 +157,19 @@ class BenchmarksSmokeTest(TestCase):
         self.assertEqual(report["server_imports_besides_tensorflow"], [])
 
     def test_gpu_throughput(self):
-        """The GPU script's whole path (mixed_float16, XLA, a child process per measurement) at
-        tiny sizes on whatever device is here, so that a lent GPU's minutes go to measuring."""
+        """The GPU script's path (mixed_float16, XLA, a child process per measurement) at tiny
+        sizes on the CPU, so that a lent GPU's minutes go to measuring; without a GPU it stops
+        unless told to time the CPU."""
         from benchmarks import gpu_throughput
 
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            with self.assertRaises(SystemExit):
+                gpu_throughput.main(["--no_gemm"])
         report = self._run(gpu_throughput, "--pretrain_case", "tiny:2:16", "--predictions", "3",
-                           "--inference_case", "tiny:2:16", "--peers", "", "--min_sample_seconds", "0")
+                           "--inference_case", "tiny:2:16", "--peers", "", "--min_sample_seconds", "0",
+                           "--allow_cpu")
         self.assertEqual({(r["implementation"], r["precision"]) for r in report["rows"]}, {("ours + XLA", "fp16")})
         self.assertEqual([(b["job"], b["case"]) for b in report["beside_nvidia"]],
                          [("pretrain", "pretrain tiny b2 s16 p3"), ("inference", "inference tiny b2 s16")])
@@ -181,10 +188,48 @@ class BenchmarksSmokeTest(TestCase):
 
         self.assertEqual(largest_fitting_batch(run, 312), (78, {"items": 78}))
         self.assertEqual(tried, [312, 156, 78])
+        # the child's own verdict counts, whatever the text
+        self.assertEqual(largest_fitting_batch(
+            lambda b: {"failed": "InternalError: x", "out_of_memory": True} if b > 2 else {"items": b}, 8),
+            (2, {"items": 2}))
         # another failure is reported as it is, not retried at a smaller batch
         self.assertEqual(largest_fitting_batch(lambda b: {"failed": "ValueError: bad case"}, 8),
                          (8, {"failed": "ValueError: bad case"}))
         self.assertEqual(largest_fitting_batch(lambda b: {"failed": "OOM"}, 1), (1, {"failed": "OOM"}))
+
+    def test_gpu_throughput_falls_back_and_compares_at_one_batch(self):
+        """What the parent does with its children's answers (the children faked): ours without
+        XLA when XLA fails other than by memory, Model Garden halved past ours' batch and then
+        left uncompared."""
+        from unittest import mock
+
+        from benchmarks import gpu_throughput
+
+        specs = []
+
+        def child(script, spec):
+            specs.append(spec)
+            batch = int(spec["case"].split(":")[1])
+            if spec["impl"] == "ours" and spec["job"] == "pretrain" and spec["xla"]:
+                return {"failed": "InternalError: ptxas not found", "out_of_memory": False}
+            if spec["impl"] == "Model Garden" and batch > 4:
+                return {"failed": "ResourceExhaustedError: OOM when allocating tensor", "out_of_memory": True}
+            return {"items": batch, "calls": 1, "wall": [0.5], "cpu": [1.0]}
+
+        with mock.patch.object(gpu_throughput.common, "run_in_child", child):
+            report = self._run(gpu_throughput, "--pretrain_case", "tiny:8:16", "--inference_case", "tiny:2:16",
+                               "--allow_cpu")
+        self.assertEqual([(s["job"], s["impl"], s["case"], s["xla"]) for s in specs], [
+            ("pretrain", "ours", "tiny:8:16", True), ("pretrain", "ours", "tiny:8:16", False),
+            ("pretrain", "Model Garden", "tiny:8:16", False), ("pretrain", "Model Garden", "tiny:4:16", False),
+            ("inference", "ours", "tiny:2:16", True)])
+        self.assertEqual([(r["case"], r["implementation"]) for r in report["rows"]], [
+            ("pretrain tiny b8 s16 p20", "ours"), ("pretrain tiny b4 s16 p20", "Model Garden"),
+            ("inference tiny b2 s16", "ours + XLA")])
+        self.assertEqual(report["comparisons"], [])
+        self.assertTrue(any("timed without XLA" in n for n in report["notes"]))
+        self.assertTrue(any("not compared" in n for n in report["notes"]))
+        self.assertEqual([b["ratio"] for b in report["beside_nvidia"]], [round(16 / 485.59, 3), round(4 / 1786.25, 3)])
 
     @pytest.mark.slow
     def test_training_step(self):
