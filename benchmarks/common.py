@@ -285,12 +285,16 @@ def time_interleaved(candidates, items, repeats=3, warmup=1, min_sample_seconds=
     return timings
 
 
-def run_in_child(script, spec):
+def run_in_child(script, spec, timeout=None):
     """Runs `python <script> --child '<spec as JSON>'` in a fresh process (nothing of one
     measurement stays allocated for the next) and returns the JSON dict the child printed
-    on its `RESULT ` line, or `{"failed": reason}` (its last error line, or exit code)."""
-    proc = subprocess.run([sys.executable, str(script), "--child", json.dumps(spec)],
-                          capture_output=True, text=True)
+    on its `RESULT ` line, or `{"failed": reason}` (its last error line, or exit code, or
+    that it ran past `timeout` seconds and was killed)."""
+    try:
+        proc = subprocess.run([sys.executable, str(script), "--child", json.dumps(spec)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"failed": f"killed after {timeout} s"}
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is not None:
         return json.loads(line[len("RESULT "):])

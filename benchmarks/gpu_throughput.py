@@ -122,6 +122,8 @@ def main(argv=None):
     parser.add_argument("--peers", default="model_garden", help="model_garden, or empty")
     parser.add_argument("--min_sample_seconds", type=float, default=2.0)
     parser.add_argument("--allow_cpu", action="store_true", help="time the CPU when no GPU is found")
+    parser.add_argument("--child_timeout", type=float, default=900,
+                        help="seconds one measurement (build, compile, timing) may take before it is killed")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     # float16 loss scaling starts high and skips the first updates that overflow: warm up past them
     parser.set_defaults(warmup=5, json=str(Path(__file__).resolve().parents[1] / "runs" / "bench" / "gpu_throughput.json"))
@@ -153,7 +155,7 @@ def main(argv=None):
             spec = {"job": job, "impl": impl, "case": f"{size}:{b}:{length}", "precision": args.precision,
                     "predictions": args.predictions, "xla": xla, "repeats": args.repeats,
                     "warmup": args.warmup, "min_sample_seconds": args.min_sample_seconds}
-            return common.run_in_child(Path(__file__).resolve(), spec)
+            return common.run_in_child(Path(__file__).resolve(), spec, timeout=args.child_timeout)
 
         xla = args.xla and impl == "ours"
         print(f"\n{job} {case_text}, {args.precision}: {impl}{' + XLA' if xla else ''}", flush=True)

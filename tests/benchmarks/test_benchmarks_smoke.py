@@ -177,6 +177,13 @@ class BenchmarksSmokeTest(TestCase):
             self.assertAlmostEqual(beside["ratio"], row["items_per_s"] / beside["nvidia_a100_seq_per_s"], places=2)
         self._assert_timed(report)
 
+    def test_run_in_child_kills_a_child_past_its_timeout(self):
+        from benchmarks import common
+
+        script = self.tmp / "sleeper.py"
+        script.write_text("import time\ntime.sleep(30)\n")
+        self.assertEqual(common.run_in_child(script, {}, timeout=1), {"failed": "killed after 1 s"})
+
     def test_gpu_throughput_halves_a_batch_that_does_not_fit(self):
         from benchmarks.gpu_throughput import largest_fitting_batch
 
@@ -207,7 +214,8 @@ class BenchmarksSmokeTest(TestCase):
 
         specs = []
 
-        def child(script, spec):
+        def child(script, spec, timeout):
+            self.assertEqual(timeout, 900)
             specs.append(spec)
             batch = int(spec["case"].split(":")[1])
             if spec["impl"] == "ours" and spec["job"] == "pretrain" and spec["xla"]:
