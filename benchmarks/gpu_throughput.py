@@ -37,6 +37,7 @@ from benchmarks import common  # noqa: E402
 from benchmarks.backbone_inference import build_forward  # noqa: E402
 from benchmarks.models import case_limit, forward_gflop, parse_case, random_inputs  # noqa: E402
 from benchmarks.training_step import model_garden_step, ours_step, pretraining_batch  # noqa: E402
+import tensorflow as tf  # noqa: E402  (after `common`, which sets the backend up)
 
 TITLE = "GPU throughput beside NVIDIA's TF2 BERT (A100 80GB)"
 NVIDIA_A100 = {"pretrain": 485.59, "inference": 1786.25}  # sequences/s, one GPU (README above)
@@ -59,8 +60,6 @@ def measure(spec):
     """Builds one implementation for one job at one batch and times it; a JSON-able dict of
     its `Timing` fields, or of its failure (`failed`, `out_of_memory`). Runs in a child
     process (`--child`)."""
-    import tensorflow as tf
-
     size, batch, length = parse_case(spec["case"])
     common.set_policies(spec["precision"])
     try:
@@ -100,16 +99,12 @@ def largest_fitting_batch(run, batch):
         batch //= 2
 
 
-def gpu_names():
-    import tensorflow as tf
-
-    return [tf.config.experimental.get_device_details(d).get("device_name", d.name)
-            for d in tf.config.list_physical_devices("GPU")]
+def gpu_names(gpus):
+    """The names TensorFlow gives the physical GPU devices `gpus` (e.g. "NVIDIA H200")."""
+    return [tf.config.experimental.get_device_details(d).get("device_name", d.name) for d in gpus]
 
 
 def main(argv=None):
-    import tensorflow as tf
-
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--pretrain_case", default="large:312:128",
                         help="size:batch:length of the pre-training step (NVIDIA's phase 1: 312 a GPU)")
@@ -138,18 +133,19 @@ def main(argv=None):
     for gpu in gpus:  # this process measures the GEMM rates only: leave the memory to the children
         tf.config.experimental.set_memory_growth(gpu, True)
     info = common.start(TITLE, args)
-    info["gpus"] = gpu_names()
+    info["gpus"] = gpu_names(gpus)
     print("GPUs: " + (", ".join(info["gpus"]) or "none (the figures below are the CPU's)"), flush=True)
     precision = common.short_precision(args.precision)
-    rows, comparisons, notes, beside_nvidia, batches = [], [], [], [], {}
-    ours_pretraining = None  # its row: Model Garden is compared with it at the same batch
+    rows, comparisons, notes, beside_nvidia = [], [], [], []
+    ours_pretraining = None  # (its row, its batch): Model Garden starts at that batch and is compared there
     jobs = [("pretrain", args.pretrain_case, "ours")]
     if "model_garden" in args.peers:
         jobs.append(("pretrain", args.pretrain_case, "Model Garden"))
     jobs.append(("inference", args.inference_case, "ours"))
     for job, case_text, impl in jobs:
         size, batch, length = parse_case(case_text)
-        batch = batches.get(job, batch)  # the peer starts at the batch ours ran
+        if impl != "ours" and ours_pretraining:
+            batch = ours_pretraining[1]
 
         def run(b, xla):
             spec = {"job": job, "impl": impl, "case": f"{size}:{b}:{length}", "precision": args.precision,
@@ -169,7 +165,6 @@ def main(argv=None):
             notes.append(f"{job} {impl}: {result['failed']}")
             print(f"  FAILED ({result['failed']})", flush=True)
             continue
-        batches.setdefault(job, ran)
         name = impl + (" + XLA" if xla else "")
         case = f"{job} {size} b{ran} s{length}" + (f" p{args.predictions}" if job == "pretrain" else "")
         passes = 3 if job == "pretrain" else 1  # a training step is about 3 forward passes
@@ -184,12 +179,12 @@ def main(argv=None):
             beside_nvidia.append({"job": job, "case": case, "ours_seq_per_s": round(row.timing.items_per_second, 2),
                                   "nvidia_a100_seq_per_s": NVIDIA_A100[job], "nvidia_batch": NVIDIA_BATCH[job],
                                   "ratio": round(row.timing.items_per_second / NVIDIA_A100[job], 3)})
-            ours_pretraining = row if job == "pretrain" else ours_pretraining
-        elif ours_pretraining is not None and ours_pretraining.case == case:
-            comparisons.append((ours_pretraining, row))
+            ours_pretraining = (row, ran) if job == "pretrain" else ours_pretraining
+        elif ours_pretraining and ours_pretraining[1] == ran:
+            comparisons.append((ours_pretraining[0], row))
         else:
             notes.append(f"Model Garden ({case}) not compared: ours' pre-training "
-                         + (f"ran at another batch ({ours_pretraining.case})" if ours_pretraining else "failed"))
+                         + (f"ran at another batch ({ours_pretraining[0].case})" if ours_pretraining else "failed"))
     print("\n| job | case | ours seq/s | NVIDIA A100 seq/s (batch) | ours / NVIDIA |\n|---|---|---:|---:|---:|")
     for b in beside_nvidia:
         print(f"| {b['job']} | {b['case']} | {b['ours_seq_per_s']:.2f} | {b['nvidia_a100_seq_per_s']:.2f} "
