@@ -71,6 +71,11 @@ def parse_args(argv=None):
                    help="also train on a copy of each training sentence that holds entities, every "
                         "entity swapped for a random training entity of its type (an epoch grows by "
                         "those sentences; data/entity_replacement.py)")
+    p.add_argument("--document_context", action="store_true",
+                   help="fill each window's spare room with the sentences around it in its document "
+                        "(the paper's CoNLL-2003 setting; a file without -DOCSTART- lines, as MSRA, is "
+                        "one document): also at scoring, which reports the model tagging sentences alone "
+                        "too, as the exported raw-text model does")
     p.add_argument("--max_valid_examples", type=int)
     p.add_argument("--dropout", type=float, default=0.1)
     args = p.parse_args(argv)
@@ -106,10 +111,15 @@ def run(args):
     decoding = kb.TagDecoding(stride=aligner.stride, constrained=args.tag_decoding == "constrained")
     replaced = replace_entities(train, seed=args.seed) if args.entity_replacement else []
     trained_on = train + replaced
-    encoded = padded_to_ragged(aligner.encode([s.words for s in trained_on], [s.tags for s in trained_on]),
+
+    def documents(sentences, copies=0):  # a copy with replaced entities has no neighbours
+        return [s.document for s in sentences] + [None] * copies if args.document_context else None
+
+    encoded = padded_to_ragged(aligner.encode([s.words for s in trained_on], [s.tags for s in trained_on],
+                                              documents(train, len(replaced))),
                                FEATURE_KEYS + ("labels",))
     features = {key: encoded[key] for key in FEATURE_KEYS}
-    valid_features = aligner.encode([s.words for s in valid])
+    valid_features = aligner.encode([s.words for s in valid], documents=documents(valid))
 
     def build_model():
         return kb.BertTokenClassifier(
@@ -140,6 +150,10 @@ def run(args):
     other = "argmax" if args.tag_decoding == "constrained" else "constrained"
     by_decoding[other] = evaluate_ner(outcome.model, aligner, valid_features, [s.tags for s in valid], args.batch_size,
                                       dataclasses.replace(decoding, constrained=other == "constrained"))["metrics"]
+    alone = None
+    if args.document_context:  # each sentence alone, as the exported raw-text model tags
+        alone = evaluate_ner(outcome.model, aligner, aligner.encode([s.words for s in valid]),
+                             [s.tags for s in valid], args.batch_size, decoding)["metrics"]
     write_predictions(os.path.join(args.output_dir, "valid_predictions.txt"), valid, predicted)
 
     def seen_and_unseen(sentences, predicted_tags):  # entities tagged in `train` or not
@@ -149,7 +163,8 @@ def run(args):
     exposure = seen_and_unseen(valid, predicted)
     test = None
     if test_sentences:  # scored like the validation sentences, by the kept model
-        test = evaluate_ner(outcome.model, aligner, aligner.encode([s.words for s in test_sentences]),
+        test = evaluate_ner(outcome.model, aligner, aligner.encode([s.words for s in test_sentences],
+                                                                   documents=documents(test_sentences)),
                             [s.tags for s in test_sentences], args.batch_size, decoding)
         write_predictions(os.path.join(args.output_dir, "test_predictions.txt"), test_sentences,
                           test["predicted"])
@@ -167,6 +182,7 @@ def run(args):
                  "valid_windows": int(len(valid_features["token_ids"]))},
         "args": vars(args), "defaults": defaults, "trial": best["trial"], "search": search_record(outcome),
         "validation": scores, "validation_by_decoding": by_decoding, "validation_seen_and_unseen": exposure,
+        "validation_sentences_alone": alone,
         "test": test and {"file": os.path.join(args.data_dir, args.test_file),
                           "sentences": len(test["predicted"]), **test["metrics"],
                           "seen_and_unseen": seen_and_unseen(test_sentences, test["predicted"])},
@@ -185,6 +201,8 @@ def run(args):
     print(f"validation entity precision {scores['precision']:.4f} recall {scores['recall']:.4f} "
           f"F1 {scores['f1']:.4f} ({len(valid)} sentences, {metrics['total_seconds']:.0f} s); "
           f"{other} decoding: F1 {by_decoding[other]['f1']:.4f}")
+    if args.document_context:
+        print(f"each sentence alone (no document context): F1 {alone['f1']:.4f}")
     print("; ".join(f"{side} in training: F1 {v['f1']:.4f} ({v['num_true_entities']} entities)"
                     for side, v in exposure.items()))
     if test:

@@ -86,6 +86,9 @@ def parse_args(argv=None):
     p.add_argument("--entity_replacement", action="store_true",
                    help="fine-tune on the training sentences and a copy with their entities swapped "
                         "for others of the same type (recipes/ner.py --entity_replacement)")
+    p.add_argument("--document_context", action="store_true",
+                   help="fine-tune and score each sentence with the sentences around it as context "
+                        "(recipes/ner.py --document_context)")
     p.add_argument("--precision", default="mixed", choices=PRECISIONS,
                    help="mixed: bfloat16 on CPUs with bfloat16 instructions, float32 on others")
     p.add_argument("--seed", type=int, default=0)
@@ -148,7 +151,8 @@ def main(argv=None):
         *model, "--max_seq_length", args.max_seq_length, *tuning, "--precision", args.precision,
         "--seed", args.seed, "--output_dir", ner_dir, "--export_dir", args.export_dir,
         "--export_name", args.export_name, *(["--no_export"] if args.no_export else []),
-        *(["--entity_replacement"] if args.entity_replacement else [])])
+        *(["--entity_replacement"] if args.entity_replacement else []),
+        *(["--document_context"] if args.document_context else [])])
 
     with open(os.path.join(ner_dir, "metrics.json"), encoding="utf-8") as f:
         ner = json.load(f)

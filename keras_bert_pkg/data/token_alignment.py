@@ -8,7 +8,9 @@ The first sub-token of a word carries the word's tag; the other sub-tokens carry
 A sentence longer than `sequence_length - 2` tokens is cut into overlapping windows
 `stride` tokens apart; each token is read back from the window where it has the most
 context on both sides (as BERT's SQuAD code does), so `decode` returns exactly one tag
-per word of every sentence.
+per word of every sentence. With `documents`, the room a window leaves is filled with the
+tokens of the sentences around it in its document (the paper's "maximal document
+context" for CoNLL-2003): unlabeled, and never decoded.
 """
 
 import numpy as np
@@ -156,12 +158,19 @@ class TokenAligner:
         return tag_id
 
     # --- sentences → features -------------------------------------------------------
-    def encode(self, sentences, tags=None):
+    def encode(self, sentences, tags=None, documents=None):
         """Builds model inputs (and labels) for a list of sentences.
 
         Args:
             sentences: a list of sentences, each a list of words.
             tags: optional list of tag lists, one tag per word.
+            documents: optional document id of each sentence (`TaggedSentence.document`),
+                the sentences in their document order. A window's room up to
+                `sequence_length` is then filled with the tokens of the sentences before
+                and after its own in the same document (half each where both have
+                enough; a window of a long sentence gets context only on the side where
+                the sentence ends): segment 0, no labels, no tags decoded from them.
+                A sentence whose id is `None` neither gets nor gives context.
 
         Returns:
             A dict of numpy arrays, one row per window (`N` rows, `L` = `sequence_length`):
@@ -173,12 +182,15 @@ class TokenAligner:
         """
         if tags is not None and len(tags) != len(sentences):
             raise ValueError(f"{len(sentences)} sentences but {len(tags)} tag lists.")
+        if documents is not None and len(documents) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(documents)} document ids.")
         L = self.sequence_length
         tok = self.tokenizer
         rows = {k: [] for k in ("token_ids", "padding_mask", "labels", "word_index",
                                 "first_token", "max_context", "example_index", "num_words")}
+        tokenized = [self.tokenize_words(words) for words in sentences]
         for n, words in enumerate(sentences):
-            ids, token_word = self.tokenize_words(words)
+            ids, token_word = tokenized[n]
             first = [k == 0 or token_word[k] != token_word[k - 1] for k in range(len(ids))]
             if tags is not None:
                 word_labels = self._label_ids(words, tags[n], n)
@@ -193,18 +205,20 @@ class TokenAligner:
             windows = self._windows(len(ids))
             best = self._best_windows(windows, len(ids))
             for w, (start, length) in enumerate(windows):
-                pad = L - 2 - length
+                before, after = ([], []) if documents is None else self._context(
+                    tokenized, documents, n, L - 2 - length, start == 0, start + length == len(ids))
+                pad = L - 2 - length - len(before) - len(after)
                 sl = slice(start, start + length)
-                rows["token_ids"].append(
-                    [tok.cls_token_id] + ids[sl] + [tok.sep_token_id] + [tok.pad_token_id] * pad)
-                rows["padding_mask"].append([1] * (length + 2) + [0] * pad)
-                rows["word_index"].append([-1] + token_word[sl] + [-1] * (pad + 1))
-                rows["first_token"].append([False] + first[sl] + [False] * (pad + 1))
-                rows["max_context"].append(
-                    [False] + list(best[sl] == w) + [False] * (pad + 1))
+                off_before, off_after = [False] * (len(before) + 1), [False] * (len(after) + pad + 1)
+                rows["token_ids"].append([tok.cls_token_id] + before + ids[sl] + after + [tok.sep_token_id]
+                                         + [tok.pad_token_id] * pad)
+                rows["padding_mask"].append([1] * (L - pad) + [0] * pad)
+                rows["word_index"].append([-1] * (len(before) + 1) + token_word[sl] + [-1] * (len(after) + pad + 1))
+                rows["first_token"].append(off_before + first[sl] + off_after)
+                rows["max_context"].append(off_before + list(best[sl] == w) + off_after)
                 if tags is not None:
-                    rows["labels"].append(
-                        [self.ignore_label] + token_labels[sl] + [self.ignore_label] * (pad + 1))
+                    rows["labels"].append([self.ignore_label] * (len(before) + 1) + token_labels[sl]
+                                          + [self.ignore_label] * (len(after) + pad + 1))
                 rows["example_index"].append(n)
                 rows["num_words"].append(len(words))
         features = {
@@ -220,6 +234,26 @@ class TokenAligner:
         if tags is not None:
             features["labels"] = np.asarray(rows["labels"], np.int32).reshape(-1, L)
         return features
+
+    @staticmethod
+    def _context(tokenized, documents, n, room, left, right):
+        """`(before, after)`: token ids of the sentences around sentence `n` in its
+        document, at most `room` together, the nearest ones, half a side where both sides
+        have that many; `left` / `right`: whether that side may take any."""
+        before, after = [], []
+        if documents[n] is None or room <= 0:
+            return before, after
+        k = n - 1
+        while left and k >= 0 and documents[k] == documents[n] and len(before) < room:
+            before = tokenized[k][0] + before
+            k -= 1
+        k = n + 1
+        while right and k < len(tokenized) and documents[k] == documents[n] and len(after) < room:
+            after = after + tokenized[k][0]
+            k += 1
+        take_after = min(len(after), max(room // 2, room - len(before)))
+        take_before = min(len(before), room - take_after)
+        return before[len(before) - take_before:], after[:take_after]
 
     def encode_texts(self, texts):
         """Encodes raw texts: splits each into words (`split_words`) and encodes them.

@@ -117,6 +117,50 @@ class TokenAlignerTest(TestCase):
         self.assertGreater(len(features["token_ids"]), 2)
         self.assertEqual(a.decode(logits, features), [s.tags])
 
+    def test_document_context_fills_windows_from_the_same_document_only(self):
+        sentences = valid()
+        words, gold = [s.words for s in sentences], [s.tags for s in sentences]
+        documents = [s.document for s in sentences]
+        self.assertGreater(len(set(documents)), 100)  # CoNLL's -DOCSTART- documents
+        a = aligner(sequence_length=48, stride=20)
+        alone = a.encode(words, gold)
+        features = a.encode(words, gold, documents=documents)
+        # the same windows, the same labelled tokens, gold decodes back unchanged
+        self.assertEqual(features["example_index"].tolist(), alone["example_index"].tolist())
+        for key in ("labels", "word_index", "first_token", "max_context"):
+            own = features["word_index"] >= 0
+            self.assertEqual(features[key][own].tolist(), alone[key][alone["word_index"] >= 0].tolist(), key)
+        self.assertEqual(a.decode(features["labels"], features), gold)
+        tokens = [a.tokenize_words(w)[0] for w in words]
+        filled = 0
+        for row, n in enumerate(features["example_index"]):
+            own = np.flatnonzero(features["word_index"][row] >= 0)
+            length = int(features["padding_mask"][row].sum())
+            before = features["token_ids"][row, 1:own[0]].tolist()
+            after = features["token_ids"][row, own[-1] + 1:length - 1].tolist()
+            self.assertTrue(np.all(features["labels"][row, :own[0]] == IGNORE_LABEL))
+            self.assertTrue(np.all(features["labels"][row, own[-1] + 1:] == IGNORE_LABEL))
+            same = [k for k in range(len(words)) if documents[k] == documents[n]]
+            earlier = sum((tokens[k] for k in same if k < n), [])
+            later = sum((tokens[k] for k in same if k > n), [])
+            rows_of_n = np.flatnonzero(features["example_index"] == n)
+            if row != rows_of_n[0]:  # a later window of a long sentence: no context before
+                earlier = []
+            if row != rows_of_n[-1]:
+                later = []
+            self.assertEqual(before, earlier[len(earlier) - len(before):], f"row {row}")
+            self.assertEqual(after, later[:len(after)], f"row {row}")
+            if len(earlier) + len(later) + len(own) >= 46:  # room to spare is filled
+                self.assertEqual(length, 48, f"row {row}")
+                filled += bool(before or after)
+            if len(earlier) > len(before) and len(later) > len(after):  # shared half and half
+                self.assertLessEqual(abs(len(before) - len(after)), 1, f"row {row}")
+        self.assertGreater(filled, len(sentences) // 2)
+        none = a.encode(words[:3], gold[:3], documents=[None, None, None])
+        self.assertEqual(none["token_ids"].tolist(), a.encode(words[:3], gold[:3])["token_ids"].tolist())
+        with self.assertRaisesRegex(ValueError, "3 sentences but 2 document ids"):
+            a.encode(words[:3], documents=documents[:2])
+
     def test_entity_spans_match_seqeval(self):
         for s in valid()[:1000]:
             ours = [(e["type"], e["start"], e["end"] - 1) for e in entity_spans(s.tags)]

@@ -83,7 +83,8 @@ class NerRecipeTest(TestCase):
 class ChineseNerRecipeTest(TestCase):
     def test_msra_bmes_with_a_carved_dev_split(self):
         """MSRA NER (BMES, CRLF, character per line) with the Chinese vocabulary: the dev
-        split is the file's last sentences, scored and written in IOB2."""
+        split is the file's last sentences, scored and written in IOB2; with entity
+        replacement and document context."""
         tmp = self.get_temp_dir()
         msra = SHARED_DATA / "ner" / "msra"
         test_file = os.path.join(tmp, "first_sentences.txt")  # the file's first 30 sentences, as they are
@@ -96,7 +97,7 @@ class ChineseNerRecipeTest(TestCase):
             "--data_dir", str(msra), "--format", "bmes", "--valid_fraction", "0.0005",
             "--vocab", str(CHINESE_VOCAB), "--architecture", "bert_tiny", "--max_train_examples", "64",
             "--epochs", "1", "--batch_size", "16", "--max_seq_length", "64", "--learning_rate", "1e-3",
-            "--entity_replacement", "--output_dir", tmp + "/run", "--no_export"])
+            "--entity_replacement", "--document_context", "--output_dir", tmp + "/run", "--no_export"])
         sentences = read_bio(msra / "train.txt", scheme="bmes")
         self.assertEqual(metrics["data"]["valid_sentences"], 25)  # 0.05% of 50,289
         self.assertEqual(metrics["data"]["train_sentences"], 64)
@@ -106,14 +107,25 @@ class ChineseNerRecipeTest(TestCase):
         self.assertGreater(len(with_entities), 10)  # 18
         aligner = TokenAligner(BertTokenizer(CHINESE_VOCAB), metrics["tags"], sequence_length=64)
         replaced = replace_entities(sentences[:64], seed=0)
-        self.assertEqual(metrics["data"]["train_windows"],
-                         len(aligner.encode([s.words for s in sentences[:64] + replaced])["token_ids"]))
+        trained_on = sentences[:64] + replaced
+        # --document_context: the training sentences are filled from their neighbours (MSRA
+        # has no -DOCSTART-: one document), the replaced copies are not
+        features = aligner.encode([s.words for s in trained_on], documents=[0] * 64 + [None] * len(replaced))
+        self.assertEqual(metrics["data"]["train_windows"], len(features["token_ids"]))
+        lengths, original = features["padding_mask"].sum(-1), features["example_index"] < 64
+        alone = aligner.encode([s.words for s in trained_on])["padding_mask"].sum(-1)
+        self.assertGreater(np.mean(lengths[original] == 64), 0.9)  # ~40 characters a sentence: room to fill
+        self.assertLess(alone[original].mean(), 50)
+        self.assertEqual(lengths[~original].tolist(), alone[~original].tolist())
         self.assertEqual(metrics["tags"], ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"])
         with open(tmp + "/run/valid_predictions.txt", encoding="utf-8") as f:
             rows = [line.split() for line in f if line.strip()]
         self.assertEqual([r[0] for r in rows], [c for s in sentences[-25:] for c in s.words])
         self.assertEqual([r[1] for r in rows], [t for s in sentences[-25:] for t in s.tags])
         self.assertTrue(np.isfinite(metrics["validation"]["f1"]))
+        # the same model tagging each dev sentence alone, as the exported model does
+        self.assertEqual(metrics["validation_sentences_alone"]["num_true_entities"],
+                         metrics["validation"]["num_true_entities"])
 
         # --test_file: read like the training file, tagged by the kept model, scored.
         with open(tmp + "/run/test_predictions.txt", encoding="utf-8") as f:

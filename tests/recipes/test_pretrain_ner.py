@@ -70,6 +70,8 @@ class PretrainNerChainTest(TestCase):
             recipe.main(argv[:-6] + ["--pretrain_steps", "0"] + argv[-6:])
         with self.assertRaisesRegex(SystemExit, "--entity_replacement"):
             recipe.main(argv + ["--entity_replacement"])
+        with self.assertRaisesRegex(SystemExit, "--document_context"):
+            recipe.main(argv + ["--document_context"])
         # A record written before a flag existed resumes while that flag is off.
         with open(tmp + "/run/chain.json", encoding="utf-8") as f:
             older = json.load(f)
