@@ -155,32 +155,50 @@ def _recipe_runs(tmp):
     }
 
 
+def _start(command, output_dir, log):
+    """The recipe `command` as a process writing to `output_dir`, its output to `log`."""
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    with open(log, "wb") as f:
+        return subprocess.Popen(command + ["--output_dir", output_dir], cwd=PROJECT_ROOT,
+                                env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)), stdout=f, stderr=subprocess.STDOUT)
+
+
+def _wait_for_first_checkpoint(process, output_dir, name):
+    """Waits until `output_dir` holds an epoch checkpoint; fails if the process ends first."""
+    while not glob.glob(os.path.join(output_dir, "checkpoints", "**", "ckpt-*[0-9]"), recursive=True):
+        assert process.poll() is None, f"{name} ended before its first checkpoint"
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 class SigkillResumeTest(TestCase):
     """Each fine-tuning recipe as a process: SIGKILL at a random moment after its first
-    checkpoint, the same command again, and the result of an uninterrupted run."""
+    checkpoint, within the time an uninterrupted run of it took from there to its
+    metrics.json (so the kill lands before the end on a fast CPU too), the same command
+    again, and the result of the uninterrupted run."""
 
     def test_every_recipe_resumes_after_sigkill(self):
         tmp = self.get_temp_dir()
         rng = random.Random(0)
-        env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
         for name, (argv, keys, files) in _recipe_runs(tmp).items():
             with self.subTest(name):
                 whole, killed = os.path.join(tmp, name, "whole"), os.path.join(tmp, name, "killed")
                 command = [sys.executable, *argv]
-                subprocess.run(command + ["--output_dir", whole], cwd=PROJECT_ROOT, env=env, check=True,
-                               capture_output=True)
-                process = subprocess.Popen(command + ["--output_dir", killed], cwd=PROJECT_ROOT, env=env,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                while not glob.glob(os.path.join(killed, "checkpoints", "**", "ckpt-*[0-9]"), recursive=True):
-                    self.assertIsNone(process.poll(), f"{name} ended before its first checkpoint")
-                    time.sleep(0.2)
-                time.sleep(rng.uniform(0.0, 3.0))
+                process = _start(command, whole, os.path.join(tmp, name, "whole.log"))
+                _wait_for_first_checkpoint(process, whole, name)
+                first_checkpoint = time.monotonic()
+                while process.poll() is None and not os.path.exists(os.path.join(whole, "metrics.json")):
+                    time.sleep(0.05)
+                window = time.monotonic() - first_checkpoint  # first checkpoint -> metrics.json
+                self.assertEqual(process.wait(), 0, _read(os.path.join(tmp, name, "whole.log"))[-3000:])
+                process = _start(command, killed, os.path.join(tmp, name, "killed.log"))
+                _wait_for_first_checkpoint(process, killed, name)
+                time.sleep(rng.uniform(0.0, 0.8 * window))
                 process.send_signal(signal.SIGKILL)
                 self.assertEqual(process.wait(), -signal.SIGKILL, f"{name} finished before the kill")
                 self.assertFalse(os.path.exists(os.path.join(killed, "metrics.json")))
-                subprocess.run(command + ["--output_dir", killed], cwd=PROJECT_ROOT, env=env, check=True,
-                               capture_output=True)
+                process = _start(command, killed, os.path.join(tmp, name, "resumed.log"))
+                self.assertEqual(process.wait(), 0, _read(os.path.join(tmp, name, "resumed.log"))[-3000:])
                 expected, resumed = (json.loads(_read(os.path.join(d, "metrics.json"))) for d in (whole, killed))
                 for key in keys:
                     self.assertEqual(resumed[key], expected[key], f"{name}: {key}")
